@@ -1,0 +1,21 @@
+# Two commands: `make demo` and `make test`. Each creates $(VENV) from requirements.txt when it
+# is missing. Point VENV at an environment you already have: `make test VENV=~/envs/torch`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= runs/demo
+
+.PHONY: demo test bench clean-demo
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip >/dev/null
+	$(PY) -m pip install -r requirements.txt
+
+demo: $(PY)
+	$(PY) main_train.py --dataset digits --save_dir $(DEMO_DIR)
+
+test: $(PY)
+	$(PY) -m pytest -q tests
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,1 @@
+"""Shared plumbing for every entry script: errors, device, seeding, atomic I/O, the training harness."""

@@ -1,0 +1,87 @@
+"""Training of the original model (and of any model from scratch on a given training set)."""
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import datasets
+import models
+from evaluation import accuracies, accuracy
+from .checkpoint import build_args, save_model
+from .cli import data_options
+from .device import prepare_model, resolve_device
+from .errors import Diverged
+from .events import LearningEvents
+from .io import ensure_writable_dir, write_json
+from .record import run_record
+from .seed import generator, seed_everything
+from .train import Trainer, check_finite_weights
+
+
+def load_bundle(args):
+    return datasets.load_bundle(args.dataset, args.data, args.download, **data_options(args))
+
+
+def attach(args, bundle, device, create_split):
+    """The saved split (created by main_train only), after the data set and flags were validated."""
+    save_dir = ensure_writable_dir(args.save_dir) if create_split else Path(args.save_dir)
+    return datasets.prepare_data(bundle, save_dir, device, args.val_size, args.split_seed,
+                                 args.no_aug, create_split)
+
+
+def fit(model, train_set, args, seed, desc="train", events=None, val_set=None):
+    """Cross-entropy training from the model's current weights; returns (trainer, val history)."""
+    steps = -(-len(train_set) // args.batch_size)
+    h = Trainer(model, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
+                weight_decay=args.weight_decay, scheduler=args.scheduler,
+                milestones=args.decreasing_lr, gamma=args.gamma_lr, warmup=args.warmup,
+                steps_per_epoch=steps, desc=desc)
+    gen = generator(seed, offset=1)
+    history = []
+    model.train()
+    for epoch in h.epochs():
+        for x, y, idx in train_set.batches(args.batch_size, shuffle=True, augment=True,
+                                           generator=gen, with_index=True):
+            with h.autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+            if events is not None:
+                events.record(epoch, idx, logits, y)
+            h.step(loss)
+        check_finite_weights(model, desc)
+        if val_set is not None and len(val_set):
+            history.append(accuracy(model, val_set))
+            model.train()
+    return h, history
+
+
+def train_original(args):
+    device = resolve_device(args.device)
+    bundle = load_bundle(args)
+    arch = models.check_arch(args.arch or bundle.default_arch)
+    data = attach(args, bundle, device, create_split=True)
+    out = Path(args.save_dir) / "original"
+    seed_everything(args.seed)
+    build = build_args(arch, data)
+    model = prepare_model(models.build_model(**build), device)
+    events = LearningEvents(data.train.idx, args.epochs, device)
+    start = time.perf_counter()
+    diverged = None
+    try:
+        h, history = fit(model, data.train, args, args.seed, desc="original", events=events,
+                         val_set=data.val)
+    except Diverged as e:
+        diverged, history = str(e), []
+    wall = time.perf_counter() - start
+    record = run_record(args, data.split, arch=arch, device=str(device))
+    metrics = {**record, "diverged": diverged,
+               "accuracy": {} if diverged else accuracies(model, {"train": data.train, "val": data.val,
+                                                                  "test": data.test}),
+               "val_history": history, "wall_time_s": wall}
+    if not diverged:
+        save_model(out, model, build, dataset=args.dataset, split_sha=data.split.sha, seed=args.seed)
+        events.save(out / "learning_events.npz")
+    write_json(out / "config.json", record)
+    write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
+    return metrics

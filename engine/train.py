@@ -1,0 +1,100 @@
+"""The one training harness every method and the original training share.
+
+It owns the optimizer, the LR schedule and warm-up, the optional gradient mask, the check for a
+non-finite loss, the progress bar and the timing. Callers keep their plain loops:
+
+    h = Trainer(model, lr=..., epochs=...)
+    for epoch in h.epochs():
+        for x, y in data.batches(...):
+            with h.autocast():
+                loss = F.cross_entropy(model(x), y)
+            h.step(loss)
+"""
+import math
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from .device import autocast
+from .errors import Diverged, UserError
+
+SCHEDULERS = ("constant", "cosine", "multistep")
+
+
+def make_scheduler(optimizer, name, epochs, milestones=(), gamma=0.1):
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs), eta_min=0)
+    if name == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=gamma)
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
+    raise UserError(f"unknown --scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+
+
+class Trainer:
+    def __init__(self, model, lr, epochs, momentum=0.9, weight_decay=5e-4, scheduler="constant",
+                 milestones=(), gamma=0.1, warmup=0, steps_per_epoch=None, mask=None, params=None,
+                 desc="train", device=None, progress=True, optimizer="sgd"):
+        self.model, self.num_epochs, self.desc, self.progress = model, int(epochs), desc, progress
+        self.device = device or next(model.parameters()).device
+        named = dict(model.named_parameters())
+        self.mask = {n: m.to(self.device) for n, m in mask.items() if n in named} if mask else None
+        params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
+        # With a mask, weight decay is folded into the gradient before masking, so masked weights
+        # are truly frozen (no decay, no momentum) - the SalUn intent; see docs/deviations.md.
+        self.weight_decay = weight_decay
+        opt_wd = 0.0 if self.mask else weight_decay
+        if optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=opt_wd)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd)
+        self.scheduler = make_scheduler(self.optimizer, scheduler, self.num_epochs, milestones, gamma)
+        self.warmup_steps = int(warmup * steps_per_epoch) if warmup and steps_per_epoch else 0
+        self.global_step, self.epoch, self.seconds = 0, 0, 0.0
+        self.last_loss = float("nan")
+        self._masked = [(p, self.mask[n]) for n, p in named.items() if self.mask and n in self.mask]
+
+    def autocast(self):
+        return autocast(self.device)
+
+    def epochs(self):
+        bar = tqdm(range(self.num_epochs), desc=self.desc, leave=False, disable=not self.progress or None)
+        for epoch in bar:
+            self.epoch = epoch
+            start = time.perf_counter()
+            yield epoch
+            self.scheduler.step()
+            self.seconds += time.perf_counter() - start
+            bar.set_postfix(loss=f"{self.last_loss:.4f}")
+
+    def _apply_warmup(self):
+        if self.global_step < self.warmup_steps:
+            scale = (self.global_step + 1) / self.warmup_steps
+            for group, base in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
+                group["lr"] = base * scale
+        elif self.warmup_steps and self.global_step == self.warmup_steps:
+            for group, base in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
+                group["lr"] = base
+
+    def step(self, loss):
+        """Backward + masked SGD step; a NaN/inf loss raises Diverged instead of poisoning the run."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise Diverged(f"{self.desc}: loss became {value} at epoch {self.epoch}, step {self.global_step}")
+        self.last_loss = value
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for p, m in self._masked:
+            if p.grad is not None:
+                p.grad.add_(p.detach(), alpha=self.weight_decay).mul_(m)
+        self._apply_warmup()
+        self.optimizer.step()
+        self.global_step += 1
+        return value
+
+
+def check_finite_weights(model, where="model"):
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise Diverged(f"{where}: weight {name} became NaN/inf")

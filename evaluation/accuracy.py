@@ -1,0 +1,41 @@
+import contextlib
+
+import torch
+
+from engine.device import autocast
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def predict_logits(model, tset, batch_size=1024):
+    """Logits (float32, on the data's device) for every example of an index-tracked set, in order."""
+    device = next(model.parameters()).device
+    out = []
+    with eval_mode(model):
+        for x, _ in tset.batches(batch_size):
+            with autocast(device):
+                out.append(model(x.to(device)).float())
+    if not out:
+        return torch.zeros(0, model.fc.out_features, device=device)
+    return torch.cat(out)
+
+
+def accuracy(model, tset, batch_size=1024):
+    """Top-1 accuracy in percent; NaN for an empty set (never a made-up number)."""
+    if len(tset) == 0:
+        return float("nan")
+    logits = predict_logits(model, tset, batch_size)
+    return 100.0 * (logits.argmax(1) == tset.y.to(logits.device)).float().mean().item()
+
+
+def accuracies(model, sets, batch_size=1024):
+    return {name: accuracy(model, s, batch_size) for name, s in sets.items()}

@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def run_script(script, *args, cwd=None, timeout=600):
+    """Run an entry script as a user would; returns CompletedProcess (text)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or ROOT, env=env, timeout=timeout)
+
+
+def assert_clean_error(proc, *needles):
+    """Bad input: exit 2, one line on stderr, no traceback, naming what is wrong."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert "Traceback" not in err, err
+    assert len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n in err, (n, err)
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tmp_path_factory):
+    """One small original model on digits, shared by tests that need a trained model."""
+    save = tmp_path_factory.mktemp("digits_run")
+    proc = run_script("main_train.py", "--dataset", "digits", "--save_dir", save, "--epochs", "8")
+    assert proc.returncode == 0, proc.stderr
+    return save
