@@ -48,7 +48,9 @@ def _missing(name, path):
 
 
 def _describe(value):
-    return f"{value.dtype} {list(value.shape)}" if isinstance(value, np.ndarray) else type(value).__name__
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} {list(value.shape)}"
+    return type(value).__name__
 
 
 # ----------------------------------------------------------------------------- finding files
@@ -87,7 +89,8 @@ def _first_missing(folders, required):
 def _fetch(name, root, fetch):
     try:
         fetch(root)
-    except (OSError, RuntimeError) as e:  # network errors are OSErrors; torchvision's md5 check raises RuntimeError
+    # network errors are OSErrors; torchvision's md5 check raises RuntimeError
+    except (OSError, RuntimeError) as e:
         raise UserError(f"--download of {name} failed ({_reason(e)}); check the network, "
                         f"or put the files into --data {root} by hand")
 
@@ -284,7 +287,8 @@ def _tiny_val_listing(folder, wnids):
             continue
         fields = line.split("\t")
         if len(fields) < 2 or fields[1] not in label_of:
-            raise _corrupt(path, f"line {number} is not 'file<TAB>wnid<TAB>...' with a wnid from wnids.txt")
+            raise _corrupt(path, f"line {number} is not 'file<TAB>wnid<TAB>...' "
+                                 "with a wnid from wnids.txt")
         annotated[fields[0]] = label_of[fields[1]]
     names = sorted(annotated)
     paths = [folder / "val" / "images" / name for name in names]
@@ -342,8 +346,8 @@ def _write_cache(cache, signature, images):
         write_npz(cache, signature=np.array(signature), train_x=images[0], test_x=images[1])
     except OSError as e:
         # a read-only data folder is allowed: loading works, only more slowly next time
-        print(f"warning: cannot write the cache {cache} ({e.strerror or e}); the next load decodes again",
-              file=sys.stderr)
+        print(f"warning: cannot write the cache {cache} ({e.strerror or e}); "
+              "the next load decodes again", file=sys.stderr)
 
 
 def _decoded(folder, parts):

@@ -1,0 +1,200 @@
+"""Forget sets: which training examples (by original index) a run must forget, and how chosen.
+
+Kinds: random, class-wise, memorization group (true estimate or a proxy), entanglement (ES)
+group, or an explicit index file. Each is saved as `<save_dir>/forget_sets/<name>.json` with its
+sorted original indices, their sha256 and the recipe, so every later step reads the same set.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.io import read_json, read_npz, sha256_of_indices, write_json
+
+MEM_GROUPS = ("high", "mid", "low", "mix")
+N_ES_GROUPS = 15
+ES_MIX_GROUPS = (3, 12, 14)  # RUM's low / medium / high-ES groups for --group_index -1
+
+
+@dataclass
+class ForgetSet:
+    name: str
+    kind: str
+    indices: np.ndarray  # original indices, in selection order
+    params: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self):
+        return sha256_of_indices(self.indices)
+
+    def describe(self):
+        return {"name": self.name, "kind": self.kind, "size": int(len(self.indices)),
+                "sha256": self.sha256, "params": self.params}
+
+
+def check_indices(indices, train_idx, what):
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or (len(indices) and not np.issubdtype(indices.dtype, np.integer)):
+        raise UserError(f"{what} must be a flat list of integer original indices")
+    indices = indices.astype(np.int64)
+    if len(indices) == 0:
+        raise UserError(f"{what} is empty")
+    if len(np.unique(indices)) != len(indices):
+        dup = indices[np.flatnonzero(np.bincount(indices - indices.min()) > 1)[:3] + indices.min()]
+        raise UserError(f"{what} has duplicated indices, e.g. {dup.tolist()}")
+    outside = np.setdiff1d(indices, train_idx)
+    if len(outside):
+        raise UserError(f"{what} has {len(outside)} indices outside the training set "
+                        f"(out of range or in the validation split), e.g. {outside[:5].tolist()}")
+    return indices
+
+
+def check_size(n, available, flag="--num_indexes_to_replace"):
+    if n is None or n <= 0:
+        raise UserError(f"{flag} must be a positive number of examples")
+    if n > available:
+        raise UserError(f"{flag} {n} is larger than the {available} candidate training examples")
+
+
+# ---- random and class-wise -------------------------------------------------------------------
+
+def random_set(train_idx, labels, n, seed, classes=None):
+    """n examples at random (from the given classes), or all of those classes when n is None."""
+    candidates = np.asarray(train_idx)
+    if classes:
+        known = set(np.unique(labels).tolist())
+        bad = [c for c in classes if c not in known]
+        if bad:
+            raise UserError(f"--class_to_replace {bad[0]} is not a class of this data set "
+                            f"(classes 0..{max(known)})")
+        candidates = candidates[np.isin(labels, classes)]
+        if n is None:
+            return ForgetSet(f"class{'-'.join(map(str, classes))}_all", "class", candidates,
+                             {"classes": list(classes)})
+    check_size(n, len(candidates))
+    chosen = np.random.RandomState(seed).choice(candidates, n, replace=False)
+    if classes:
+        return ForgetSet(f"class{'-'.join(map(str, classes))}_n{n}_s{seed}", "class", chosen,
+                         {"classes": list(classes), "n": n, "seed": seed})
+    return ForgetSet(f"random_n{n}_s{seed}", "random", chosen, {"n": n, "seed": seed})
+
+
+# ---- memorization groups (rum-spec §5.1) -------------------------------------------------------
+
+def group_split(scores, n, mid_target):
+    """(high, mid, low) positions: top n, closest n to mid_target, bottom n (stable ties)."""
+    desc = np.argsort(-scores, kind="stable")
+    high, low = desc[:n], desc[::-1][:n]
+    mid = desc[np.argsort(np.abs(scores[desc] - mid_target), kind="stable")][:n]
+    return high, mid, low
+
+
+def mix_of(high, mid, low, n):
+    """A third of each group; the low part takes the remainder so the total is n."""
+    third = n // 3
+    return np.concatenate([high[:third], mid[:third], low[:n - 2 * third]])
+
+
+def load_scores(path, train_idx):
+    """Per-example scores for the training set, oriented so that higher = more memorized.
+
+    Accepts our files (`index`, `score`, `memorization_sign`) and the published RUM / Feldman &
+    Zhang files (a length-n array under `memorization` or `tr_mem`, in original-index order).
+    """
+    z = read_npz(path, "memorization score file",
+                 hint="make it with: python -m memorization estimate (or proxy --kind ...) --save_dir ...")
+    if "score" in z and "index" in z:
+        index, score = z["index"].astype(np.int64), z["score"].astype(np.float64)
+        sign = float(z.get("memorization_sign", 1.0))
+    else:
+        key = next((k for k in ("memorization", "tr_mem") if k in z), None)
+        if key is None:
+            raise UserError(f"{path} has none of the keys index+score, memorization, tr_mem")
+        score, index, sign = z[key].astype(np.float64), np.arange(len(z[key])), 1.0
+    lookup = dict(zip(index.tolist(), range(len(index))))
+    missing = [i for i in train_idx[:1000000] if i not in lookup]
+    if missing:
+        raise UserError(f"{path} has no score for {len(missing)} training examples, e.g. {missing[:5]}")
+    oriented = sign * score[[lookup[i] for i in train_idx]]
+    return np.nan_to_num(oriented, nan=-np.inf if sign > 0 else np.inf)
+
+
+def memorization_set(train_idx, scores, group, n, proxy):
+    if group not in MEM_GROUPS:
+        raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
+    per_group = n if group != "mix" else n
+    check_size(per_group, len(train_idx))
+    # True memorization lives in [-1, 1] with a natural middle at 0.5; proxies have no fixed
+    # scale, so their middle is the median (rum-spec §5.2, §5.4).
+    finite = scores[np.isfinite(scores)]
+    mid_target = 0.5 if proxy == "heldout" else float(np.median(finite))
+    high, mid, low = group_split(scores, n, mid_target)
+    chosen = {"high": high, "mid": mid, "low": low}.get(group)
+    if chosen is None:
+        chosen = mix_of(high, mid, low, n)
+    return ForgetSet(f"mem-{group}_{proxy}_n{n}", "memorization", train_idx[chosen],
+                     {"group": group, "proxy": proxy, "n": n, "mid_target": mid_target})
+
+
+def memorization_parts(train_idx, scores, n, proxy):
+    """The low / mid / high parts of a `mix` forget set (used by RUM), as original indices."""
+    mid_target = 0.5 if proxy == "heldout" else float(np.median(scores[np.isfinite(scores)]))
+    high, mid, low = group_split(scores, n, mid_target)
+    third = n // 3
+    return {"low": train_idx[low[:n - 2 * third]], "mid": train_idx[mid[:third]],
+            "high": train_idx[high[:third]]}
+
+
+# ---- entanglement (ES) groups (rum-spec §5.3) --------------------------------------------------
+
+def es_set(groups, group_index, n):
+    """First n of distance slice g (closest to the centroid first); -1 mixes RUM's 3/12/14."""
+    if group_index == -1:
+        third = n // 3
+        sizes = (third, third, n - 2 * third)
+        parts = [groups[g][:k] for g, k in zip(ES_MIX_GROUPS, sizes)]
+        for g, k, p in zip(ES_MIX_GROUPS, sizes, parts):
+            check_size(k, len(groups[g]))
+        return ForgetSet(f"es-mix_n{n}", "es", np.concatenate(parts), {"group_index": -1, "n": n})
+    if not 0 <= group_index < len(groups):
+        raise UserError(f"--group_index {group_index} must be in 0..{len(groups) - 1} or -1")
+    check_size(n, len(groups[group_index]))
+    return ForgetSet(f"es-g{group_index}_n{n}", "es", groups[group_index][:n],
+                     {"group_index": group_index, "n": n})
+
+
+# ---- explicit file -----------------------------------------------------------------------------
+
+def file_set(path, train_idx):
+    path = Path(path)
+    if path.suffix == ".json":
+        raw = read_json(path, "--forget_index_file")
+        raw = raw.get("indices") if isinstance(raw, dict) else raw
+    elif path.suffix == ".npy":
+        if not path.is_file():
+            raise UserError(f"--forget_index_file not found: {path}")
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise UserError(f"--forget_index_file {path} is corrupt ({e})")
+    else:
+        if not path.is_file():
+            raise UserError(f"--forget_index_file not found: {path}")
+        try:
+            raw = [int(t) for t in path.read_text().replace(",", " ").split()]
+        except ValueError:
+            raise UserError(f"--forget_index_file {path} must hold whitespace- or comma-separated integers")
+    indices = check_indices(raw if raw is not None else [], train_idx, f"--forget_index_file {path}")
+    fs = ForgetSet("file", "file", indices, {"path": str(path)})
+    fs.name = f"file-{fs.sha256[:10]}"
+    return fs
+
+
+# ---- persistence -------------------------------------------------------------------------------
+
+def save_forget_set(save_dir, fs, split_sha):
+    path = Path(save_dir) / "forget_sets" / f"{fs.name}.json"
+    write_json(path, {**fs.describe(), "split_sha": split_sha,
+                      "indices": np.sort(fs.indices).tolist()})
+    return path

@@ -1,0 +1,62 @@
+"""SalUn saliency masks for a list of sparsity thresholds.
+
+A mask keeps the given fraction of weights with the LARGEST forget-loss gradient magnitude
+(SalUn's definition; RUM's code kept the smallest, see docs/deviations.md; --legacy_bottom
+reproduces it). Writes <save_dir>/masks/<forget_set>/mask_<q>.pt (a state_dict of 0/1 tensors,
+loadable with weights_only=True) and masks.json; pass one to main_random.py --mask_path."""
+from pathlib import Path
+
+from engine import cli, pipeline
+from engine.errors import UserError, cli_main
+from engine.io import ensure_writable_dir, save_state, write_json
+from engine.record import run_record
+from datasets import forget_sets as fsets
+from unlearn.salun import forget_gradient_saliency, masks_from_saliency
+
+
+def thresholds(text):
+    values = [float(v) for v in text.split(",") if v.strip()]
+    if not values or any(not 0 < v <= 1 for v in values):
+        raise UserError(f"--thresholds {text!r} must be comma-separated fractions in (0, 1]")
+    return values
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    pipeline.add_forget_set_args(p)
+    p.add_argument("--start_model", default=None,
+                   help="model whose saliency is measured (default <save_dir>/original; pass the "
+                        "previous step's model in a RUM sequence)")
+    p.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0",
+                   help="fractions of weights to keep")
+    p.add_argument("--legacy_bottom", action="store_true",
+                   help="RUM's inverted mask: keep the SMALLEST-gradient weights")
+    p.add_argument("--mask_dir", default=None, help="default <save_dir>/masks/<forget_set>")
+    return p
+
+
+@cli_main
+def main(argv=None):
+    args = cli.finish(build_parser().parse_args(argv))
+    qs = thresholds(args.thresholds)
+    ctx = pipeline.setup(args)
+    forget_set = pipeline.build_forget_set(ctx)
+    out = Path(args.mask_dir) if args.mask_dir else Path(args.save_dir) / "masks" / forget_set.name
+    ensure_writable_dir(out, "--mask_dir")
+    fsets.save_forget_set(args.save_dir, forget_set, ctx.data.split.sha)
+    forget = ctx.data.train.select(forget_set.indices)
+    saliency = forget_gradient_saliency(ctx.model, forget, args.batch_size)
+    masks = masks_from_saliency(saliency, qs, legacy_bottom=args.legacy_bottom)
+    files = {}
+    for q, mask in masks.items():
+        files[str(q)] = str(save_state(out / f"mask_{q}.pt", {k: v.cpu() for k, v in mask.items()}))
+    write_json(out / "masks.json", {**run_record(args, ctx.data.split), "forget_set": forget_set.describe(),
+                                    "legacy_bottom": args.legacy_bottom, "files": files})
+    print(f"{len(files)} masks for {forget_set.name} ({len(forget)} examples) -> {out}/mask_<q>.pt")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

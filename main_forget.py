@@ -1,0 +1,39 @@
+"""One unlearning run: forget set -> method -> evaluation against the retrain reference.
+
+Writes <save_dir>/forget_sets/<name>.json, the cached reference under <save_dir>/retrain/, and
+<save_dir>/unlearn/<method>/<forget_set>/s<seed>/metrics.json."""
+import sys
+
+from engine import cli, pipeline
+from engine.errors import cli_main
+from unlearn.options import add_method_args, apply_defaults
+
+
+def build_parser(methods=None):
+    p = cli.parser(__doc__)
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    add_method_args(p)
+    pipeline.add_forget_set_args(p)
+    pipeline.add_run_flags(p)
+    return p
+
+
+def run(args):
+    args = apply_defaults(cli.finish(args))
+    metrics, path = pipeline.run_unlearning(args)
+    print(pipeline.summary_line(metrics))
+    print(f"-> {path}")
+    if metrics.get("diverged"):
+        print(f"diverged: {metrics['diverged']}; recorded in {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+@cli_main
+def main(argv=None):
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

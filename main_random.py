@@ -1,0 +1,23 @@
+"""The random-label family (RL / RL_og, SalUn) with main_forget.py's interface.
+
+`--path` is RUM's name for the SalUn mask file (same as --mask_path)."""
+from engine.errors import UserError, cli_main
+import main_forget
+import unlearn
+
+RANDOM_LABEL_METHODS = ("RL", "SalUn")
+
+
+@cli_main
+def main(argv=None):
+    p = main_forget.build_parser()
+    p.add_argument("--path", dest="mask_path", help="SalUn mask file (alias of --mask_path)")
+    p.set_defaults(unlearn="RL")
+    args = p.parse_args(argv)
+    if unlearn.canonical(args.unlearn) not in RANDOM_LABEL_METHODS:
+        raise UserError(f"main_random.py runs RL, RL_og and SalUn only; use main_forget.py for --unlearn {args.unlearn}")
+    return main_forget.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
