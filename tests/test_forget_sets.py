@@ -1,0 +1,102 @@
+import json
+
+import numpy as np
+import pytest
+
+from datasets import forget_sets as fs
+from engine.errors import UserError
+from engine.io import write_npz
+
+
+TRAIN = np.arange(0, 100, 2)  # original indices of D (odd ones are "validation")
+
+
+def test_group_split_follows_rum_rule():
+    scores = np.array([0.9, 0.1, 0.5, 0.25, 0.95, 0.0, 0.75, 0.2])
+    high, mid, low = fs.group_split(scores, 2, 0.5)
+    assert high.tolist() == [4, 0] and low.tolist() == [5, 1]
+    # ties in distance keep the descending-score order: 0.75 comes before 0.25
+    assert mid.tolist() == [2, 6]
+
+
+def test_memorization_set_groups_and_mix():
+    scores = np.linspace(-0.2, 1.0, len(TRAIN))
+    high = fs.memorization_set(TRAIN, scores, "high", 9, "heldout")
+    low = fs.memorization_set(TRAIN, scores, "low", 9, "heldout")
+    mid = fs.memorization_set(TRAIN, scores, "mid", 9, "heldout")
+    mix = fs.memorization_set(TRAIN, scores, "mix", 9, "heldout")
+    assert set(high.indices) == set(TRAIN[-9:]) and set(low.indices) == set(TRAIN[:9])
+    mid_scores = scores[np.searchsorted(TRAIN, mid.indices)]
+    assert np.all(np.abs(mid_scores - 0.5) <= np.sort(np.abs(scores - 0.5))[8] + 1e-12)
+    assert len(mix.indices) == 9 and len(set(mix.indices)) == 9
+    assert set(mix.indices) <= set(high.indices) | set(mid.indices) | set(low.indices)
+    parts = fs.memorization_parts(TRAIN, scores, 9, "heldout")
+    assert set(np.concatenate(list(parts.values()))) == set(mix.indices)
+    with pytest.raises(UserError, match="--mem"):
+        fs.memorization_set(TRAIN, scores, "top", 9, "heldout")
+    with pytest.raises(UserError, match="larger than"):
+        fs.memorization_set(TRAIN, scores, "high", 51, "heldout")
+
+
+def test_load_scores_orients_proxies_and_reads_published_format(tmp_path):
+    write_npz(tmp_path / "conf.npz", index=TRAIN[::-1].copy(), score=np.arange(50.0)[::-1].copy(),
+              memorization_sign=np.array(-1.0))
+    oriented = fs.load_scores(tmp_path / "conf.npz", TRAIN)
+    assert np.array_equal(oriented, -np.arange(50.0))  # high confidence = least memorized
+    write_npz(tmp_path / "pub.npz", memorization=np.arange(100.0) / 100)
+    assert np.allclose(fs.load_scores(tmp_path / "pub.npz", TRAIN), TRAIN / 100)
+    with pytest.raises(UserError, match="python -m memorization"):
+        fs.load_scores(tmp_path / "missing.npz", TRAIN)
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="corrupt"):
+        fs.load_scores(tmp_path / "bad.npz", TRAIN)
+
+
+def test_random_and_class_sets():
+    labels = (TRAIN // 2) % 5
+    r1 = fs.random_set(TRAIN, labels, 10, seed=1)
+    assert r1.indices.tolist() == fs.random_set(TRAIN, labels, 10, seed=1).indices.tolist()
+    assert set(r1.indices) <= set(TRAIN) and len(set(r1.indices)) == 10
+    c = fs.random_set(TRAIN, labels, None, seed=1, classes=[3])
+    assert set(c.indices) == set(TRAIN[labels == 3]) and c.kind == "class"
+    c4 = fs.random_set(TRAIN, labels, 4, seed=1, classes=[3])
+    assert len(c4.indices) == 4 and set(c4.indices) <= set(c.indices)
+    with pytest.raises(UserError, match="larger than"):
+        fs.random_set(TRAIN, labels, 51, seed=1)
+    with pytest.raises(UserError, match="--class_to_replace 7"):
+        fs.random_set(TRAIN, labels, None, seed=1, classes=[7])
+
+
+def test_es_set_slices():
+    groups = [np.arange(g * 10, g * 10 + 10) for g in range(15)]
+    assert fs.es_set(groups, 3, 4).indices.tolist() == [30, 31, 32, 33]
+    mix = fs.es_set(groups, -1, 6)
+    assert mix.indices.tolist() == [30, 31, 120, 121, 140, 141]
+    with pytest.raises(UserError, match="--group_index 15"):
+        fs.es_set(groups, 15, 4)
+
+
+def test_file_set_checks(tmp_path):
+    good = tmp_path / "f.json"
+    good.write_text(json.dumps([0, 2, 4]))
+    s = fs.file_set(good, TRAIN)
+    assert s.indices.tolist() == [0, 2, 4] and s.name.startswith("file-")
+    for content, needle in ((([0, 0, 2]), "duplicated"), (([1, 2]), "outside"), (([1000]), "outside"),
+                            (([]), "empty")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(content))
+        with pytest.raises(UserError, match=needle):
+            fs.file_set(bad, TRAIN)
+    txt = tmp_path / "f.txt"
+    txt.write_text("0, 2\n4")
+    assert fs.file_set(txt, TRAIN).indices.tolist() == [0, 2, 4]
+    with pytest.raises(UserError, match="not found"):
+        fs.file_set(tmp_path / "none.txt", TRAIN)
+
+
+def test_saved_forget_set_records_sha(tmp_path):
+    s = fs.random_set(TRAIN, TRAIN % 3, 5, seed=0)
+    path = fs.save_forget_set(tmp_path, s, "split")
+    saved = json.loads(path.read_text())
+    assert saved["sha256"] == s.sha256 and saved["indices"] == sorted(s.indices.tolist())
+    assert path.name == f"{s.name}.json"
