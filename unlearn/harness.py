@@ -1,0 +1,102 @@
+"""What the unlearning methods share, so no method carries its own copy of a loop piece:
+the Trainer built from the unlearning flags, the distillation losses, random relabelling,
+endlessly reshuffled batches, set unions, frozen teachers and plain cross-entropy passes.
+
+Randomness comes only from `engine.seed.generator(cfg.seed, offset)`; the offsets below keep the
+streams of one run apart (a method's shuffles do not shift when another stream draws more).
+"""
+import torch
+import torch.nn.functional as F
+
+from datasets.base import TensorSet
+from engine.errors import UserError
+from engine.seed import generator
+from engine.train import Trainer, check_finite_weights
+
+# generator offsets (engine.original.fit uses 1)
+SHUFFLE = 101        # the main pass of a method (retain, union, forget for GA)
+SECOND_SHUFFLE = 102  # a second, independent stream (NG's forget draws, SCRUB's forget pass)
+LABELS = 103         # random labels of RL / SalUn
+
+FROM_CFG = object()
+
+
+def trainer_for(model, cfg, desc, steps_per_epoch, scheduler="constant", params=None, mask=FROM_CFG):
+    """The one Trainer of a method, from --unlearn_lr/--unlearn_epochs/--momentum/--weight_decay/
+    --warmup. The warm-up ramps to the *unlearning* LR (RUM ramps to --lr, rum-spec S10)."""
+    if cfg.unlearn_lr is None or cfg.unlearn_epochs is None:
+        raise UserError("--unlearn_lr/--unlearn_epochs are unset; call unlearn.options.apply_defaults(cfg)")
+    return Trainer(model, lr=cfg.unlearn_lr, epochs=cfg.unlearn_epochs, momentum=cfg.momentum,
+                   weight_decay=cfg.weight_decay, scheduler=scheduler,
+                   warmup=getattr(cfg, "warmup", 0) or 0, steps_per_epoch=steps_per_epoch,
+                   mask=getattr(cfg, "mask", None) if mask is FROM_CFG else mask, params=params,
+                   desc=desc)
+
+
+def num_batches(tset, batch_size):
+    return -(-len(tset) // batch_size)
+
+
+def rng(cfg, offset):
+    return generator(cfg.seed, offset)
+
+
+def shuffled(tset, cfg, gen, **kw):
+    """One shuffled, augmented (as the set's augmentation says) pass over a set."""
+    return tset.batches(cfg.batch_size, shuffle=True, augment=True, generator=gen, **kw)
+
+
+def endless(tset, cfg, gen):
+    """Batches forever; every time the set is exhausted it is reshuffled and re-augmented with
+    fresh draws (itertools.cycle would replay the cached first pass, rum-spec S9)."""
+    if len(tset) == 0:
+        raise UserError("the forget set is empty")
+    while True:
+        yield from shuffled(tset, cfg, gen)
+
+
+def random_other_labels(y, num_classes, gen):
+    """A label drawn uniformly from the classes other than y, independently per example."""
+    if num_classes < 2:
+        raise UserError("random relabelling needs at least 2 classes")
+    shift = torch.randint(1, num_classes, tuple(y.shape), generator=gen).to(y.device)
+    return (y + shift) % num_classes
+
+
+def concat(a, b):
+    """The union of two sets (a's examples first), original indices kept."""
+    return TensorSet(torch.cat([a.x, b.x]), torch.cat([a.y, b.y]), torch.cat([a.idx, b.idx]), a.augment)
+
+
+def distill_kl(student_logits, teacher_logits, T=1.0):
+    """KL(softmax(teacher/T) || softmax(student/T)), summed over classes, averaged over the batch."""
+    return F.kl_div(F.log_softmax(student_logits.float() / T, 1),
+                    F.log_softmax(teacher_logits.float() / T, 1),
+                    reduction="batchmean", log_target=True)
+
+
+def kd_loss(student_logits, teacher_logits, T):
+    """Hinton's distillation loss T^2 * KL, as SCRUB uses it."""
+    return T * T * distill_kl(student_logits, teacher_logits, T)
+
+
+def frozen(model):
+    """A teacher: eval mode, no gradients (it never enters an optimizer)."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def ce_epochs(model, h, batches_of_epoch, penalty=None):
+    """Plain cross-entropy training: for each epoch of `h`, one pass over `batches_of_epoch(epoch)`,
+    adding `penalty(epoch)` (a scalar tensor or None) to every batch loss."""
+    for epoch in h.epochs():
+        model.train()
+        for x, y in batches_of_epoch(epoch):
+            with h.autocast():
+                loss = F.cross_entropy(model(x), y)
+            extra = penalty(epoch) if penalty is not None else None
+            h.step(loss if extra is None else loss + extra)
+        check_finite_weights(model, h.desc)
+    return model

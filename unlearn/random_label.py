@@ -1,0 +1,27 @@
+"""`RL` (RUM: `RL_og`; with a mask it is RUM's `RL`): random-label unlearning."""
+import torch
+
+from . import UnlearnData, register
+from .harness import LABELS, SHUFFLE, FROM_CFG, ce_epochs, concat, num_batches, random_other_labels, rng, \
+    shuffled, trainer_for
+
+
+def train_with_random_labels(model, data: UnlearnData, cfg, desc, mask=FROM_CFG):
+    """Each epoch: fresh random labels for every forget example, drawn uniformly from the classes
+    other than its true one (on every data set, rum-spec S3), then one shuffled CE pass over
+    forget(random labels) U retain (rum-spec §6.8). A mask freezes the weights outside it."""
+    union = concat(data.forget, data.retain)
+    true_forget = data.forget.y
+    h = trainer_for(model, cfg, desc, num_batches(union, cfg.batch_size), mask=mask)
+    label_gen, gen = rng(cfg, LABELS), rng(cfg, SHUFFLE)
+
+    def epoch_batches(epoch):
+        fake = random_other_labels(true_forget, data.num_classes, label_gen)
+        return shuffled(union.with_labels(torch.cat([fake, data.retain.y])), cfg, gen)
+
+    return ce_epochs(model, h, epoch_batches)
+
+
+@register("RL", "RL_og", "random-label")
+def random_label(model, data: UnlearnData, cfg):
+    return train_with_random_labels(model, data, cfg, "RL")
