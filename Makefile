@@ -12,7 +12,7 @@ $(PY):
 	$(PY) -m pip install -r requirements.txt
 
 demo: $(PY)
-	$(PY) main_train.py --dataset digits --save_dir $(DEMO_DIR)
+	bash scripts/demo.sh $(PY) $(DEMO_DIR)
 
 test: $(PY)
 	$(PY) -m pytest -q tests
