@@ -22,6 +22,9 @@ def build_parser(methods=None):
 def run(args):
     args = apply_defaults(cli.finish(args))
     metrics, path = pipeline.run_unlearning(args)
+    if metrics is None:
+        print(f"skipped: {path} exists")
+        return 0
     print(pipeline.summary_line(metrics))
     print(f"-> {path}")
     if metrics.get("diverged"):

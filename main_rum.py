@@ -46,6 +46,9 @@ def main(argv=None):
     args = default_forget_set(cli.finish(parser.parse_args(argv)))
     args.cli_defaults = {k: getattr(args, k) for k in METHOD_FLAGS}
     metrics, path = run_rum(args)
+    if metrics is None:
+        print(f"skipped: {path} exists")
+        return 0
     for s in metrics["steps"]:
         a = s["accuracy"]
         print(f"  step {s['step']} {s['part']:>4} {s['method']:>12}: {s['size']} examples, "

@@ -82,6 +82,8 @@ def add_run_args(p, save_dir_default="runs/digits"):
     g.add_argument("--seed", type=int, default=2, help="seed of this run")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     g.add_argument("--batch_size", type=positive_int, default=128)
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the model (CUDA only; refused on CPU, where it does not pay off)")
     return g
 
 

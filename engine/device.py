@@ -1,9 +1,22 @@
-"""Device choice and the CUDA fast paths, guarded so CPU runs never touch them."""
+"""Device choice and the CUDA fast paths, guarded so CPU runs never touch them.
+
+`fast_path_plan` says which switches a run uses; on CUDA all of them are on by default:
+data resident on the device (datasets.prepare_data moves it once), bf16 autocast in training
+and evaluation, channels_last weights for conv nets, pinned + non-blocking host->device copies,
+SyncBatchNorm under data parallelism, and torch.compile when asked for (--compile).
+"""
 import contextlib
+import functools
+from types import SimpleNamespace
 
 import torch
+from torch import nn
 
+from . import distributed
 from .errors import UserError
+
+COMPILE_ON_CPU = ("--compile is a CUDA fast path and is refused on CPU: for these models the "
+                  "compile takes ~40 s and saves ~10% a step on this kind of machine; drop --compile")
 
 
 def resolve_device(name="auto"):
@@ -17,15 +30,65 @@ def resolve_device(name="auto"):
         raise UserError(f"--device {name!r} is not a device; use auto, cpu or cuda[:N]")
 
 
+@functools.lru_cache(maxsize=None)
+def _cuda_bf16():
+    try:
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    except (RuntimeError, AssertionError):
+        return False
+
+
+def _is_cuda(device):
+    return getattr(device, "type", str(device).split(":")[0]) == "cuda"
+
+
+def _has(model, kinds):
+    return model is not None and any(isinstance(m, kinds) for m in model.modules())
+
+
+def fast_path_plan(device, args=None, model=None, bf16=None):
+    """{switch: on?} for a run on `device` (anything with a `.type`, so tests can pass a stand-in
+    for a CUDA device). `args.compile` asks for torch.compile; on CPU it is refused (UserError).
+    `model` narrows channels_last to conv nets and SyncBatchNorm to nets with BatchNorm;
+    `bf16` overrides the check that the GPU supports bfloat16."""
+    cuda = _is_cuda(device)
+    compile_ = bool(getattr(args, "compile", False))
+    if compile_ and not cuda:
+        raise UserError(COMPILE_ON_CPU)
+    bf16 = _cuda_bf16() if bf16 is None and cuda else bool(bf16)
+    return {"data_on_device": True,
+            "bf16_autocast": cuda and bf16,
+            "channels_last": cuda and (model is None or _has(model, nn.Conv2d)),
+            "pinned_non_blocking": cuda,
+            "sync_batchnorm": cuda and distributed.active() and (model is None or _has(model, nn.modules.batchnorm._BatchNorm)),
+            "compile": compile_ and cuda}
+
+
 def autocast(device):
-    """bf16 autocast on CUDA; a no-op elsewhere (bf16 on CPU is slower and changes numerics)."""
-    if device.type == "cuda":
+    """bf16 autocast on CUDA (when the GPU has bf16); a no-op elsewhere (bf16 on CPU is slower
+    and changes numerics)."""
+    if _is_cuda(device) and _cuda_bf16():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def prepare_model(model, device):
+def to_device(t, device):
+    """Host->device copy that does not stall the host on CUDA (pinned + non_blocking); on CPU
+    the tensor itself (no copy)."""
+    device = torch.device(device)
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def prepare_model(model, device, compile=False):
+    """Move to the device and apply the fast paths of `fast_path_plan` (none on CPU)."""
+    plan = fast_path_plan(device, SimpleNamespace(compile=compile), model)
     model = model.to(device)
-    if device.type == "cuda":
+    if plan["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
+    if plan["sync_batchnorm"]:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if plan["compile"]:
+        model.compile()  # in place: state_dict keys stay the same; deepcopies are uncompiled
     return model

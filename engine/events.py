@@ -7,6 +7,7 @@ logits of the training forward pass. Stored keyed by original index; proxies ave
 import numpy as np
 import torch
 
+from . import distributed
 from .io import write_npz
 
 
@@ -31,5 +32,7 @@ class LearningEvents:
         self.arrays["correct"][epoch, pos] = (p.argmax(1) == y).float()
 
     def save(self, path):
-        out = {k: v.cpu().numpy().astype(np.float32) for k, v in self.arrays.items()}
+        # data parallel: each rank recorded the examples of its shards (a collective: every rank calls save)
+        arrays = distributed.merge_recorded(self.arrays)
+        out = {k: v.cpu().numpy().astype(np.float32) for k, v in arrays.items()}
         return write_npz(path, index=self.index.numpy(), **out)

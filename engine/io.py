@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .errors import UserError
 
 
@@ -27,6 +28,8 @@ def ensure_writable_dir(path, flag="--save_dir"):
 
 def _atomic(path, write):
     path = Path(path)
+    if not distributed.is_main():  # data parallel: the ranks hold the same results; rank 0 writes
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -10,7 +10,8 @@ import models
 from evaluation import accuracies, accuracy
 from .checkpoint import build_args, save_model
 from .cli import data_options
-from .device import prepare_model, resolve_device
+from . import distributed
+from .device import fast_path_plan, prepare_model, resolve_device
 from .errors import Diverged
 from .events import LearningEvents
 from .io import ensure_writable_dir, write_json
@@ -26,8 +27,11 @@ def load_bundle(args):
 def attach(args, bundle, device, create_split):
     """The saved split (created by main_train only), after the data set and flags were validated."""
     save_dir = ensure_writable_dir(args.save_dir) if create_split else Path(args.save_dir)
-    return datasets.prepare_data(bundle, save_dir, device, args.val_size, args.split_seed,
+    data = datasets.prepare_data(bundle, save_dir, device, args.val_size, args.split_seed,
                                  args.no_aug, create_split)
+    # memory: data.train/data.val now hold the training images; keep one copy, not two
+    bundle.train_x = bundle.train_x.new_empty((0, *bundle.train_x.shape[1:]))
+    return data
 
 
 def fit(model, train_set, args, seed, desc="train", events=None, val_set=None):
@@ -57,14 +61,15 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None):
 
 
 def train_original(args):
-    device = resolve_device(args.device)
+    device = distributed.init(resolve_device(args.device))  # torchrun: join the data-parallel group
+    fast_path_plan(device, args)  # refuses --compile on CPU before anything is written
     bundle = load_bundle(args)
     arch = models.check_arch(args.arch or bundle.default_arch)
     data = attach(args, bundle, device, create_split=True)
     out = Path(args.save_dir) / "original"
     seed_everything(args.seed)
     build = build_args(arch, data)
-    model = prepare_model(models.build_model(**build), device)
+    model = prepare_model(models.build_model(**build), device, compile=getattr(args, "compile", False))
     events = LearningEvents(data.train.idx, args.epochs, device)
     start = time.perf_counter()
     diverged = None

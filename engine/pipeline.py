@@ -13,12 +13,13 @@ import torch
 
 import models
 import unlearn
-from datasets import Data, TensorSet
+from datasets import Data
 from datasets import forget_sets as fsets
 from evaluation import accuracies, svc_mia, tow, tow_mia
 from .checkpoint import build_args, load_model, save_model
 from .cli import int_list
-from .device import prepare_model, resolve_device
+from . import distributed
+from .device import fast_path_plan, prepare_model, resolve_device
 from .errors import Diverged, UserError
 from .io import ensure_writable_dir, read_json, write_json
 from .original import attach, load_bundle
@@ -56,7 +57,8 @@ class Context:
 
 def setup(args):
     """Validate flags and inputs, load data and the starting model; writes nothing."""
-    device = resolve_device(args.device)
+    device = distributed.init(resolve_device(args.device))  # torchrun: join the data-parallel group
+    fast_path_plan(device, args)  # refuses --compile on CPU
     bundle = load_bundle(args)
     data = attach(args, bundle, device, create_split=False)
     start = Path(args.start_model) if getattr(args, "start_model", None) else Path(args.save_dir) / "original"
@@ -64,7 +66,8 @@ def setup(args):
                              hint=f"train it first: python main_train.py --dataset {args.dataset} "
                                   f"--save_dir {args.save_dir}")
     original_cfg = read_json(Path(args.save_dir) / "original" / "config.json", "original config")["config"]
-    return Context(args, device, data, prepare_model(model, device), meta["build"], original_cfg)
+    return Context(args, device, data, prepare_model(model, device, getattr(args, "compile", False)),
+                   meta["build"], original_cfg)
 
 
 def es_groups(ctx):
@@ -104,9 +107,10 @@ def build_forget_set(ctx):
 
 def eval_sets(data, forget_set):
     """forget / retain / val / test; class-wise forgetting also drops those classes from test."""
-    forget = data.train.select(forget_set.indices)
+    # views: forget and retain share data.train's images (no copy of the data set)
+    forget = data.train.select(forget_set.indices, view=True)
     keep = ~np.isin(data.train.idx.numpy(), forget_set.indices)
-    sets = {"forget": forget, "retain": data.train.subset(np.flatnonzero(keep)), "val": data.val,
+    sets = {"forget": forget, "retain": data.train.view(np.flatnonzero(keep)), "val": data.val,
             "test": data.test}
     classes = forget_set.params.get("classes") if forget_set.kind == "class" and \
         "n" not in forget_set.params else None
@@ -126,7 +130,7 @@ def evaluate(model, sets, seed):
 def fresh_model_factory(ctx, seed):
     def fresh():
         torch.manual_seed(seed)  # the same init for the reference and any retrain run
-        return prepare_model(models.build_model(**ctx.build), ctx.device)
+        return prepare_model(models.build_model(**ctx.build), ctx.device, getattr(ctx.args, "compile", False))
     return fresh
 
 
@@ -160,7 +164,7 @@ def retrain_reference(ctx, forget_set, sets):
     settings = reference_settings(ctx, forget_set)
     folder = reference_dir(ctx, settings)
     done = folder / "metrics.json"
-    if done.exists():
+    if distributed.all_true(done.exists()):  # every rank takes the same branch
         cached = read_json(done, "retrain reference metrics")
         if cached.get("settings") == settings and not cached.get("diverged"):
             return cached, folder
@@ -170,7 +174,7 @@ def retrain_reference(ctx, forget_set, sets):
                        "warmup": 0, "mask": None})
     ref_sets = dict(sets)
     aug = {"pad": 0, "flip": False} if settings["no_aug"] else dict(ctx.data.bundle.augment)
-    ref_sets["retain"] = TensorSet(sets["retain"].x, sets["retain"].y, sets["retain"].idx, aug)
+    ref_sets["retain"] = sets["retain"].with_augment(aug)
     seed_everything(ctx.args.seed)
     start = time.perf_counter()
     model = unlearn.run_method("retrain", None, unlearn_data(ctx, ref_sets, ctx.model, ctx.args.seed), cfg)
@@ -212,13 +216,15 @@ def run_unlearning(args):
     ctx = setup(args)
     forget_set = build_forget_set(ctx)
     args.mask = load_mask(args.mask_path) if getattr(args, "mask_path", None) else None
+    out = run_dir(args, method, forget_set)
+    if getattr(args, "skip_existing", False) and (out / "metrics.json").exists():
+        return None, out / "metrics.json"
     ensure_writable_dir(args.save_dir)
     fsets.save_forget_set(args.save_dir, forget_set, ctx.data.split.sha)
     sets = eval_sets(ctx.data, forget_set)
     if len(sets["retain"]) == 0:
         raise UserError("the forget set is the whole training set: nothing would be left to retain")
     reference, ref_dir = retrain_reference(ctx, forget_set, sets)
-    out = run_dir(args, method, forget_set)
     seed_everything(args.seed)
     model = ctx.model
     start = time.perf_counter()
@@ -257,6 +263,8 @@ def add_run_flags(p):
                    help="LR of the retrain reference (default: the original model's)")
     g.add_argument("--save_model", action="store_true", help="keep the unlearned weights")
     g.add_argument("--tag", default=None, help="suffix of the method folder, to keep variants apart")
+    g.add_argument("--skip_existing", action="store_true",
+                   help="do nothing if this run's metrics.json exists (sweeps resume this way)")
     return g
 
 

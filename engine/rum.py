@@ -123,6 +123,9 @@ def run_rum(args):
     train_idx = data.split.train_idx
     steps = plan_steps(args, forget_set.indices, train_idx)
     args.mask = load_mask(args.mask_path) if getattr(args, "mask_path", None) else None
+    path = run_dir(args, method_label(args), forget_set) / "metrics.json"
+    if getattr(args, "skip_existing", False) and path.exists():
+        return None, path
     ensure_writable_dir(args.save_dir)
     fsets.save_forget_set(args.save_dir, forget_set, data.split.sha)
     sets = eval_sets(data, forget_set)
@@ -132,8 +135,8 @@ def run_rum(args):
     total = time.perf_counter()
     for number, (part, part_idx, method, overrides) in enumerate(steps):
         done = np.union1d(done, part_idx)
-        retain = data.train.select(step_retain(train_idx, forget_set.indices, done, args.retain_rule))
-        step_sets = {**sets, "forget": data.train.select(part_idx), "retain": retain}
+        retain = data.train.select(step_retain(train_idx, forget_set.indices, done, args.retain_rule), view=True)
+        step_sets = {**sets, "forget": data.train.select(part_idx, view=True), "retain": retain}
         start = time.perf_counter()
         if method != "none" and diverged is None:
             cfg = step_config(args, method, overrides)
@@ -160,6 +163,5 @@ def run_rum(args):
                              "mia": reference["mia"], "wall_time_s": reference["wall_time_s"]},
                **compare(result, reference), "wall_time_s": wall,
                "rte": wall / reference["wall_time_s"] if reference["wall_time_s"] else None}
-    path = run_dir(args, label, forget_set) / "metrics.json"
     write_json(path, metrics)
     return metrics, path

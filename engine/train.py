@@ -16,6 +16,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .device import autocast
 from .errors import Diverged, UserError
 
@@ -35,8 +36,11 @@ def make_scheduler(optimizer, name, epochs, milestones=(), gamma=0.1):
 class Trainer:
     def __init__(self, model, lr, epochs, momentum=0.9, weight_decay=5e-4, scheduler="constant",
                  milestones=(), gamma=0.1, warmup=0, steps_per_epoch=None, mask=None, params=None,
-                 desc="train", device=None, progress=True, optimizer="sgd"):
+                 desc="train", device=None, progress=True, optimizer="sgd", regularizer=None):
         self.model, self.num_epochs, self.desc, self.progress = model, int(epochs), desc, progress
+        # optional extra loss term, regularizer(model) -> scalar, added in every step before
+        # backward (the capstone's SSL / OpenGAN add-ons, unlearn/ssl/regularizer.py)
+        self.regularizer = regularizer
         self.device = device or next(model.parameters()).device
         named = dict(model.named_parameters())
         self.mask = {n: m.to(self.device) for n, m in mask.items() if n in named} if mask else None
@@ -77,14 +81,26 @@ class Trainer:
             for group, base in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
                 group["lr"] = base
 
+    def _params(self):
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
     def step(self, loss):
         """Backward + masked SGD step; a NaN/inf loss raises Diverged instead of poisoning the run."""
-        value = float(loss.detach())
+        if self.regularizer is not None:
+            with self.autocast():
+                loss = loss + self.regularizer(self.model)
+        self.optimizer.zero_grad(set_to_none=True)
+        # ---- data parallel (engine/distributed.py): weighted backward + one gradient all-reduce
+        if distributed.active():
+            value = distributed.backward_and_reduce(loss, self._params(), self.model)
+        else:
+            value = float(loss.detach())
+        # ----
         if not math.isfinite(value):
             raise Diverged(f"{self.desc}: loss became {value} at epoch {self.epoch}, step {self.global_step}")
         self.last_loss = value
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if not distributed.active():
+            loss.backward()
         for p, m in self._masked:
             if p.grad is not None:
                 p.grad.add_(p.detach(), alpha=self.weight_decay).mul_(m)

@@ -1,0 +1,76 @@
+# Shared by the sweep scripts: flag parsing, the original model and score files they need, and a
+# resumable parallel runner (each job skips itself when its metrics.json exists).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+DATASET=digits; DATA=""; ARCH=""; SAVE=""; SEEDS="1 2 3"; JOBS=2; N=""; PROXY=heldout
+EPOCHS=""; EXTRA=""; NUM_MODELS=""
+
+usage_common() {
+  cat <<USAGE
+common flags:
+  --dataset NAME     digits (default) | synthetic | cifar10 | cifar100 | svhn | tinyimagenet
+  --data DIR         data folder for the real data sets
+  --arch NAME        model (default: the data set's)
+  --save_dir DIR     run folder (default runs/sweep-<dataset>)
+  --seeds "1 2 3"    seeds
+  -j, --jobs N       parallel jobs (default 2)
+  -n, --num N        forget-set size (per group)
+  --mem_proxy NAME   memorization score (heldout default; or a proxy)
+  --epochs N         original-model epochs (when it has to be trained)
+  --num_models N     models of the heldout estimate (when it has to be made)
+  --extra "FLAGS"    extra flags for every unlearning run
+USAGE
+}
+
+parse_common() {  # sets REST to the flags this file does not know
+  REST=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --dataset) DATASET=$2; shift 2;;
+      --data) DATA=$2; shift 2;;
+      --arch) ARCH=$2; shift 2;;
+      --save_dir) SAVE=$2; shift 2;;
+      --seeds) SEEDS=$2; shift 2;;
+      -j|--jobs) JOBS=$2; shift 2;;
+      -n|--num) N=$2; shift 2;;
+      --mem_proxy) PROXY=$2; shift 2;;
+      --epochs) EPOCHS=$2; shift 2;;
+      --num_models) NUM_MODELS=$2; shift 2;;
+      --extra) EXTRA=$2; shift 2;;
+      *) REST+=("$1"); shift;;
+    esac
+  done
+  SAVE=${SAVE:-runs/sweep-$DATASET}
+  COMMON="--dataset $DATASET --save_dir $SAVE${DATA:+ --data $DATA}${ARCH:+ --arch $ARCH}"
+}
+
+ensure_original() {
+  if [ ! -f "$SAVE/original/metrics.json" ]; then
+    echo "== training the original model ($SAVE/original)"
+    "$PY" main_train.py $COMMON ${EPOCHS:+--epochs $EPOCHS}
+  fi
+}
+
+ensure_scores() {
+  local file="$SAVE/memorization/$PROXY.npz"
+  [ -f "$file" ] && return 0
+  echo "== computing memorization scores ($file)"
+  if [ "$PROXY" = heldout ]; then
+    "$PY" -m memorization estimate $COMMON ${NUM_MODELS:+--num_models $NUM_MODELS}
+  else
+    "$PY" -m memorization proxy --kind "$PROXY" $COMMON
+  fi
+}
+
+FAILED=0
+run_jobs() {  # run the commands on stdin, $JOBS at a time; a failed job does not stop the others
+  xargs -P "$JOBS" -I{} bash -c '{} || { echo "FAILED: {}" >&2; exit 1; }' || FAILED=1
+}
+
+finish() {  # tables of whatever finished; non-zero exit if a job failed (re-run to resume)
+  "$PY" analysis.py --save_dir "$SAVE"
+  "$PY" analysis_mia.py --save_dir "$SAVE" >/dev/null && echo "ToW-MIA tables in $SAVE/analysis/"
+  if [ "$FAILED" != 0 ]; then echo "some runs failed (see FAILED lines above); re-run to retry them" >&2; exit 1; fi
+}

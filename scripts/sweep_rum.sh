@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# RUM variants × seeds on one `--mem mix` forget set: Vanilla, Shuffle and RUM^F for each method,
+# and full RUM with the given per-part methods. Re-running resumes.
+source "$(dirname "$0")/lib.sh"
+METHODS="FT NG SalUn"; RUM_METHODS="none,FT,SalUn"
+parse_common "$@"
+set -- "${REST[@]+"${REST[@]}"}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --methods) METHODS=$2; shift 2;;
+    --rum_methods) RUM_METHODS=$2; shift 2;;
+    -h|--help) echo "usage: $0 [--methods \"FT NG\"] [--rum_methods none,FT,SalUn] [common flags]"; usage_common; exit 0;;
+    *) echo "$0: error: unknown flag $1 (see --help)" >&2; exit 2;;
+  esac
+done
+N=${N:-90}
+ensure_original
+ensure_scores
+for seed in $SEEDS; do
+  for method in $METHODS; do for variant in vanilla shuffle rumf; do
+    echo "$PY main_rum.py $COMMON --variant $variant --unlearn $method --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
+  done; done
+  echo "$PY main_rum.py $COMMON --variant rum --rum_methods $RUM_METHODS --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
+done | run_jobs
+finish
