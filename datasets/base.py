@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from engine import distributed
+from engine.device import to_device
 from engine.errors import UserError
 
 
@@ -49,67 +51,116 @@ def to_float(x):
     return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
-def augment_batch(x, pad=0, flip=False, generator=None):
-    """Random crop with zero padding and horizontal flip, for a whole batch at once on x's device."""
+def augment_batch(x, pad=0, flip=False, generator=None, part=None):
+    """Random crop with zero padding and horizontal flip, for a whole batch at once on x's device.
+
+    part=(start, stop, total): x holds rows start:stop of a batch of `total` rows (a data-parallel
+    rank's shard); the random draws are made for all rows, so each row is augmented as it would
+    be in one process."""
     n, _, h, w = x.shape
+    draws, mine = (n, slice(None)) if part is None else (part[2], slice(part[0], part[1]))
     if pad:
         padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+        dy = to_device(torch.randint(0, 2 * pad + 1, (draws,), generator=generator)[mine], x.device)
+        dx = to_device(torch.randint(0, 2 * pad + 1, (draws,), generator=generator)[mine], x.device)
         rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # n,1,h,1
         cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # n,1,1,w
         batch = torch.arange(n, device=x.device)[:, None, None, None]
         chan = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
         x = padded[batch, chan, rows, cols]
     if flip:
-        mask = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        mask = to_device(torch.rand(draws, generator=generator)[mine] < 0.5, x.device)
         x = torch.where(mask[:, None, None, None], x.flip(3), x)
     return x
 
 
 class TensorSet:
-    """Examples addressed by original index; x stays on its device, batches are sliced from it."""
+    """Examples addressed by original index; x stays on its device, batches are sliced from it.
 
-    def __init__(self, x, y, idx, augment=None):
-        self.x, self.y = x, y
+    A `view` shares the images of its parent (it keeps only row numbers into them), so forget,
+    retain and their union cost no copy of the data set; `.x` of a view gathers its rows."""
+
+    def __init__(self, x, y, idx, augment=None, rows=None):
+        self._x, self.rows, self.y = x, rows, y
         self.idx = torch.as_tensor(idx, dtype=torch.long)
         self.augment = augment or {"pad": 0, "flip": False}
+
+    @property
+    def x(self):
+        return self._x if self.rows is None else self._x[self.rows]
+
+    @x.setter
+    def x(self, value):
+        self._x, self.rows = value, None
 
     def __len__(self):
         return len(self.y)
 
+    def _rows_of(self, positions):
+        """Rows of the stored images for positions in this set (positions on x's device)."""
+        return positions if self.rows is None else self.rows[positions]
+
     def to(self, device):
-        return TensorSet(self.x.to(device), self.y.to(device), self.idx, self.augment)
+        rows = None if self.rows is None else self.rows.to(device)
+        return TensorSet(self._x.to(device), self.y.to(device), self.idx, self.augment, rows)
 
     def subset(self, positions):
+        """A copy of the examples at these positions (copies only those images)."""
         positions = torch.as_tensor(positions, dtype=torch.long)
-        return TensorSet(self.x[positions.to(self.x.device)], self.y[positions.to(self.y.device)],
-                         self.idx[positions], self.augment)
+        return TensorSet(self._x[self._rows_of(positions.to(self._x.device))],
+                         self.y[positions.to(self.y.device)], self.idx[positions], self.augment)
 
-    def select(self, original_indices):
-        """The examples with these original indices, in the given order."""
+    def view(self, positions):
+        """The examples at these positions, sharing this set's images (no copy of x)."""
+        positions = torch.as_tensor(positions, dtype=torch.long)
+        return TensorSet(self._x, self.y[positions.to(self.y.device)], self.idx[positions], self.augment,
+                         self._rows_of(positions.to(self._x.device)))
+
+    def select(self, original_indices, view=False):
+        """The examples with these original indices, in the given order (a view if view=True)."""
         pos = positions_of(self.idx, original_indices)
-        return self.subset(pos)
+        return self.view(pos) if view else self.subset(pos)
 
     def with_labels(self, y):
-        return TensorSet(self.x, y.to(self.y.device), self.idx, self.augment)
+        return TensorSet(self._x, y.to(self.y.device), self.idx, self.augment, self.rows)
+
+    def with_augment(self, augment):
+        return TensorSet(self._x, self.y, self.idx, augment, self.rows)
+
+    def join(self, other):
+        """The union (self's examples first), original indices kept; no image copy when both are
+        views of the same images."""
+        y, idx = torch.cat([self.y, other.y]), torch.cat([self.idx, other.idx])
+        if self._x is other._x:
+            n_self = torch.arange(len(self), device=self._x.device)
+            n_other = torch.arange(len(other), device=self._x.device)
+            rows = torch.cat([self._rows_of(n_self), other._rows_of(n_other)])
+            return TensorSet(self._x, y, idx, self.augment, rows)
+        return TensorSet(torch.cat([self.x, other.x]), y, idx, self.augment)
 
     def batches(self, batch_size, shuffle=False, augment=False, generator=None, drop_last=False,
                 with_index=False):
-        """Yield (x, y[, idx]) with x as float in [0,1] on the data's device."""
+        """Yield (x, y[, idx]) with x as float in [0,1] on the data's device.
+
+        Under data parallelism (engine/distributed.py) a shuffled pass yields this rank's shard
+        of every global batch; unshuffled passes (evaluation) are not sharded."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        device_order = to_device(order, self._x.device)  # one host->device copy per pass
         stop = n - n % batch_size if drop_last and n >= batch_size else n
         for start in range(0, stop, batch_size):
-            pos = order[start:start + batch_size]
-            dpos = pos.to(self.x.device)
-            x = to_float(self.x[dpos])
+            pos, dpos = order[start:start + batch_size], device_order[start:start + batch_size]
+            part = None
+            if shuffle and distributed.active():
+                a, b = distributed.take_shard(len(pos))
+                part, pos, dpos = (a, b, len(pos)), pos[a:b], dpos[a:b]
+            x = to_float(self._x[self._rows_of(dpos)])
             if augment:
-                x = augment_batch(x, generator=generator, **self.augment)
+                x = augment_batch(x, generator=generator, part=part, **self.augment)
             if with_index:
-                yield x, self.y[dpos], self.idx[pos]
+                yield x, self.y[dpos.to(self.y.device)], self.idx[pos]
             else:
-                yield x, self.y[dpos]
+                yield x, self.y[dpos.to(self.y.device)]
 
 
 def positions_of(all_idx, wanted):

@@ -2,15 +2,15 @@
 import platform
 import sys
 import time
+from importlib.metadata import version
 
 import numpy as np
-import sklearn
 import torch
 
 
 def versions():
     return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "sklearn": sklearn.__version__, "platform": platform.platform(),
+            "sklearn": version("scikit-learn"), "platform": platform.platform(),
             "cuda": torch.version.cuda if torch.cuda.is_available() else None}
 
 

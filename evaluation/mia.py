@@ -6,8 +6,6 @@ of forget examples classified as NON-members: higher means the forget set looks 
 """
 import numpy as np
 import torch
-from sklearn.svm import SVC
-from sklearn.utils import shuffle as sk_shuffle
 
 from .accuracy import predict_logits
 
@@ -46,6 +44,8 @@ def svc_mia(model, retain, forget, test, seed=0):
     """{attack: fraction of forget examples predicted non-member}; NaN where it cannot be fit."""
     if len(forget) == 0 or len(test) == 0 or len(retain) == 0:
         return {k: float("nan") for k in ATTACKS}
+    from sklearn.svm import SVC  # imported here: sklearn costs ~1 s of start-up for every script
+    from sklearn.utils import shuffle as sk_shuffle
     members = shadow_members(retain, test)
     f_in = attack_features(softmax_of(model, members), members.y)
     f_out = attack_features(softmax_of(model, test), test.y)

@@ -9,7 +9,7 @@ from engine.errors import UserError
 
 def test_digits_bundle_is_fixed_and_stratified():
     a, b = datasets.load_bundle("digits"), datasets.load_bundle("digits")
-    assert a.train_x.shape == (1437, 1, 8, 8) and a.test_x.shape == (360, 1, 8, 8)
+    assert a.train_x.shape == (1438, 1, 8, 8) and a.test_x.shape == (359, 1, 8, 8)
     assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
     assert 0.0 <= float(a.train_x.min()) and float(a.train_x.max()) <= 1.0
     train_frac = np.bincount(a.train_y.numpy()) / len(a.train_y)
