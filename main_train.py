@@ -10,6 +10,8 @@ def build_parser():
     cli.add_data_args(p)
     cli.add_run_args(p)
     cli.add_optim_args(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from <save_dir>/original/progress.pt (saved every epoch)")
     return p
 
 

@@ -5,12 +5,13 @@
 What it does, and why it gives the one-process model (up to floating-point summation order):
 
 - every rank draws the same global batch (same seeds, same generators), then keeps its own
-  contiguous rows of it (`take_shard`, called by `TensorSet.batches` for shuffled passes); the
-  augmentation draws are made for the whole global batch, so each row is augmented as in one
-  process;
-- `Trainer.step` calls `backward_and_reduce`: each rank back-propagates its loss scaled by its
-  share of the batch (n_rank / n_global), then ONE all-reduce sums the gradients, so every rank
-  holds the gradient of the global-batch mean loss and takes the same optimizer step. This
+  contiguous 1/world of it (`take_shard`, called by `TensorSet.batches` for shuffled passes; a
+  batch the world does not divide, usually the last of a pass, is trained whole by every rank);
+  the augmentation draws are made for the whole global batch, so each row is augmented as in
+  one process;
+- `Trainer.step` calls `backward_and_reduce`: each rank back-propagates its loss / world, then
+  ONE all-reduce sums the gradients, so every rank holds the gradient of the global-batch mean
+  loss (also for losses over several batches) and takes the same optimizer step. This
   replaces DistributedDataParallel's wrapper: it works for every method without wrapping models,
   and gradient masks / weight decay are applied after the reduction exactly as in one process;
 - only rank 0 writes files (`engine.io` asks `is_main`); every rank evaluates the same model.
@@ -20,10 +21,6 @@ model). PyTorch's SyncBatchNorm does not run on CPU, so under gloo each rank nor
 shard's statistics (as plain DDP does) and the running statistics are averaged in the same
 all-reduce, which keeps the ranks identical but is not bitwise the one-process model; the
 equality test uses the BN-free `mlp`.
-
-A loss made of two batches (NG: retain and forget) is weighted by the share of all examples the
-rank drew since the last step; that is exact whenever the two batches split in the same
-proportion (e.g. both divide evenly).
 
 The memorization estimator does not use this module: under torchrun its ranks are independent
 shards (memorization.seeds.resolve_shard). Data parallelism starts only when `init` is called.
@@ -36,8 +33,7 @@ import torch.distributed as dist
 
 from .errors import UserError
 
-_state = {"active": False, "rank": 0, "world": 1, "local_rank": 0, "device": None,
-          "drawn": 0, "drawn_global": 0}
+_state = {"active": False, "rank": 0, "world": 1, "local_rank": 0, "device": None}
 
 
 def launch_env(env=None):
@@ -80,8 +76,7 @@ def init(device):
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world)
         atexit.register(shutdown)
-    _state.update(active=True, rank=rank, world=world, local_rank=local, device=device,
-                  drawn=0, drawn_global=0)
+    _state.update(active=True, rank=rank, world=world, local_rank=local, device=device)
     return device
 
 
@@ -116,31 +111,21 @@ def barrier():
 # ---- sharding of global batches --------------------------------------------------------------
 
 def shard_bounds(n, rank, world):
-    """Rows [start, stop) of an n-row global batch that `rank` trains on: contiguous, sizes
-    differing by at most one. A batch smaller than the world is trained whole by every rank."""
-    if world <= 1 or n < world:
+    """Rows [start, stop) of an n-row global batch that `rank` trains on: equal contiguous shards
+    when the world divides n, else the whole batch on every rank (typically only the last batch
+    of a pass). So every rank's share of every batch is exactly 1/world, and a loss summing
+    several batches (NG: retain and forget) is reduced exactly."""
+    if world <= 1 or n % world:
         return 0, n
-    base, extra = divmod(n, world)
-    start = rank * base + min(rank, extra)
-    return start, start + base + (1 if rank < extra else 0)
+    size = n // world
+    return rank * size, (rank + 1) * size
 
 
 def take_shard(n):
-    """This rank's rows of an n-row global batch; remembers the share for the next step."""
+    """This rank's rows of an n-row global batch."""
     if not active():
         return 0, n
-    start, stop = shard_bounds(n, _state["rank"], _state["world"])
-    _state["drawn"] += stop - start
-    _state["drawn_global"] += n if n >= _state["world"] else n * _state["world"]
-    return start, stop
-
-
-def step_weight():
-    """This rank's share of the examples drawn since the last step (1/world if none were drawn:
-    then every rank computed the same loss); resets the count."""
-    local, total = _state["drawn"], _state["drawn_global"]
-    _state["drawn"] = _state["drawn_global"] = 0
-    return local / total if total else 1.0 / _state["world"]
+    return shard_bounds(n, _state["rank"], _state["world"])
 
 
 def _local_batchnorms(model):
@@ -156,7 +141,7 @@ def backward_and_reduce(loss, params, model=None):
     """Backward of this rank's weighted loss, then one all-reduce of [gradients, BN running
     statistics, which parameters have a gradient, loss]. Returns the global-batch loss (the same
     on every rank, so a non-finite loss stops every rank at the same step)."""
-    w = step_weight()
+    w = 1.0 / _state["world"]  # every rank holds 1/world of every global batch (shard_bounds)
     (loss * w).backward()
     params = list(params)
     grads = [p.grad for p in params]

@@ -31,6 +31,13 @@ class LearningEvents:
         self.arrays["neg_entropy"][epoch, pos] = torch.special.xlogy(p, p).sum(1)
         self.arrays["correct"][epoch, pos] = (p.argmax(1) == y).float()
 
+    def state(self):
+        return dict(self.arrays)
+
+    def load(self, state):
+        for k in self.arrays:
+            self.arrays[k].copy_(state[k])
+
     def save(self, path):
         # data parallel: each rank recorded the examples of its shards (a collective: every rank calls save)
         arrays = distributed.merge_recorded(self.arrays)

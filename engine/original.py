@@ -12,9 +12,9 @@ from .checkpoint import build_args, save_model
 from .cli import data_options
 from . import distributed
 from .device import fast_path_plan, prepare_model, resolve_device
-from .errors import Diverged
+from .errors import Diverged, UserError
 from .events import LearningEvents
-from .io import ensure_writable_dir, write_json
+from .io import ensure_writable_dir, load_state, save_state, write_json
 from .record import run_record
 from .seed import generator, seed_everything
 from .train import Trainer, check_finite_weights
@@ -34,8 +34,33 @@ def attach(args, bundle, device, create_split):
     return data
 
 
-def fit(model, train_set, args, seed, desc="train", events=None, val_set=None):
-    """Cross-entropy training from the model's current weights; returns (trainer, val history)."""
+def save_progress(path, model, h, gen, history, events):
+    state = {"model": model.state_dict(), "trainer": h.state_dict(), "generator": gen.get_state(),
+             "history": torch.tensor(history, dtype=torch.float64)}
+    if events is not None:
+        state["events"] = events.state()
+    save_state(path, state)
+
+
+def restore_progress(path, model, h, gen, events):
+    """Continue from the last finished epoch of a killed run (--resume)."""
+    state = load_state(path, "resume checkpoint")
+    try:
+        model.load_state_dict(state["model"])
+        h.load_state_dict(state["trainer"])
+        gen.set_state(state["generator"])
+        if events is not None:
+            events.load(state["events"])
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise UserError(f"resume checkpoint {path} does not fit this run ({str(e).splitlines()[0]}); "
+                        "delete it or drop --resume")
+    return state["history"].tolist()
+
+
+def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, checkpoint=None,
+        resume=False):
+    """Cross-entropy training from the model's current weights; returns (trainer, val history).
+    With `checkpoint`, the state after every epoch is saved there; `resume` continues from it."""
     steps = -(-len(train_set) // args.batch_size)
     h = Trainer(model, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
                 weight_decay=args.weight_decay, scheduler=args.scheduler,
@@ -43,6 +68,10 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None):
                 steps_per_epoch=steps, desc=desc)
     gen = generator(seed, offset=1)
     history = []
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        history = restore_progress(checkpoint, model, h, gen, events)
+    if checkpoint is not None:
+        h.on_epoch_end.append(lambda epoch: save_progress(checkpoint, model, h, gen, history, events))
     model.train()
     for epoch in h.epochs():
         for x, y, idx in train_set.batches(args.batch_size, shuffle=True, augment=True,
@@ -71,11 +100,13 @@ def train_original(args):
     build = build_args(arch, data)
     model = prepare_model(models.build_model(**build), device, compile=getattr(args, "compile", False))
     events = LearningEvents(data.train.idx, args.epochs, device)
+    progress = out / "progress.pt"
+    (out / "metrics.json").unlink(missing_ok=True)  # until this run finishes, nothing looks complete
     start = time.perf_counter()
     diverged = None
     try:
         h, history = fit(model, data.train, args, args.seed, desc="original", events=events,
-                         val_set=data.val)
+                         val_set=data.val, checkpoint=progress, resume=getattr(args, "resume", False))
     except Diverged as e:
         diverged, history = str(e), []
     wall = time.perf_counter() - start
@@ -89,4 +120,5 @@ def train_original(args):
         events.save(out / "learning_events.npz")
     write_json(out / "config.json", record)
     write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
+    progress.unlink(missing_ok=True)
     return metrics

@@ -61,11 +61,19 @@ def setup(args):
     fast_path_plan(device, args)  # refuses --compile on CPU
     bundle = load_bundle(args)
     data = attach(args, bundle, device, create_split=False)
+    marker = Path(args.save_dir) / "original" / "metrics.json"
+    finished = read_json(marker, "original model metrics") if marker.exists() else None
+    if finished is not None and finished.get("diverged"):
+        raise UserError(f"the original model in {args.save_dir}/original diverged; train it again, e.g. "
+                        f"with a smaller --lr: python main_train.py --save_dir {args.save_dir}")
+    if finished is None:
+        raise UserError(f"the original model in {args.save_dir}/original did not finish training; "
+                        f"re-run: python main_train.py --save_dir {args.save_dir} --resume")
     start = Path(args.start_model) if getattr(args, "start_model", None) else Path(args.save_dir) / "original"
     model, meta = load_model(start, data, what="starting model",
                              hint=f"train it first: python main_train.py --dataset {args.dataset} "
                                   f"--save_dir {args.save_dir}")
-    original_cfg = read_json(Path(args.save_dir) / "original" / "config.json", "original config")["config"]
+    original_cfg = finished["config"]
     return Context(args, device, data, prepare_model(model, device, getattr(args, "compile", False)),
                    meta["build"], original_cfg)
 

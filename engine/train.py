@@ -57,19 +57,34 @@ class Trainer:
         self.warmup_steps = int(warmup * steps_per_epoch) if warmup and steps_per_epoch else 0
         self.global_step, self.epoch, self.seconds = 0, 0, 0.0
         self.last_loss = float("nan")
+        self.on_epoch_end = []
         self._masked = [(p, self.mask[n]) for n, p in named.items() if self.mask and n in self.mask]
 
     def autocast(self):
         return autocast(self.device)
 
+    def state_dict(self):
+        """What a resumed run needs to continue exactly where this one stopped."""
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "next_epoch": self.epoch + 1, "global_step": self.global_step, "seconds": self.seconds}
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.start_epoch, self.global_step = int(state["next_epoch"]), int(state["global_step"])
+        self.seconds = float(state["seconds"])
+
     def epochs(self):
-        bar = tqdm(range(self.num_epochs), desc=self.desc, leave=False, disable=not self.progress or None)
+        bar = tqdm(range(getattr(self, "start_epoch", 0), self.num_epochs), desc=self.desc, leave=False,
+                   disable=not self.progress or None)
         for epoch in bar:
             self.epoch = epoch
             start = time.perf_counter()
             yield epoch
             self.scheduler.step()
             self.seconds += time.perf_counter() - start
+            for callback in self.on_epoch_end:  # after the schedule step: a resume starts clean
+                callback(epoch)
             bar.set_postfix(loss=f"{self.last_loss:.4f}")
 
     def _apply_warmup(self):
