@@ -4,10 +4,11 @@ A mask keeps the given fraction of weights with the LARGEST forget-loss gradient
 (SalUn's definition; RUM's code kept the smallest, see docs/deviations.md; --legacy_bottom
 reproduces it). Writes <save_dir>/masks/<forget_set>/mask_<q>.pt (a state_dict of 0/1 tensors,
 loadable with weights_only=True) and masks.json; pass one to main_random.py --mask_path."""
+import argparse
 from pathlib import Path
 
 from engine import cli, pipeline
-from engine.errors import UserError, cli_main
+from engine.errors import cli_main
 from engine.io import ensure_writable_dir, save_state, write_json
 from engine.record import run_record
 from datasets import forget_sets as fsets
@@ -15,9 +16,12 @@ from unlearn.salun import forget_gradient_saliency, masks_from_saliency
 
 
 def thresholds(text):
-    values = [float(v) for v in text.split(",") if v.strip()]
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
     if not values or any(not 0 < v <= 1 for v in values):
-        raise UserError(f"--thresholds {text!r} must be comma-separated fractions in (0, 1]")
+        raise argparse.ArgumentTypeError(f"{text!r} must be comma-separated fractions in (0, 1]")
     return values
 
 
@@ -29,7 +33,7 @@ def build_parser():
     p.add_argument("--start_model", default=None,
                    help="model whose saliency is measured (default <save_dir>/original; pass the "
                         "previous step's model in a RUM sequence)")
-    p.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0",
+    p.add_argument("--thresholds", type=thresholds, default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0",
                    help="fractions of weights to keep")
     p.add_argument("--legacy_bottom", action="store_true",
                    help="RUM's inverted mask: keep the SMALLEST-gradient weights")
@@ -40,7 +44,6 @@ def build_parser():
 @cli_main
 def main(argv=None):
     args = cli.finish(build_parser().parse_args(argv))
-    qs = thresholds(args.thresholds)
     ctx = pipeline.setup(args)
     forget_set = pipeline.build_forget_set(ctx)
     out = Path(args.mask_dir) if args.mask_dir else Path(args.save_dir) / "masks" / forget_set.name
@@ -48,7 +51,7 @@ def main(argv=None):
     fsets.save_forget_set(args.save_dir, forget_set, ctx.data.split.sha)
     forget = ctx.data.train.select(forget_set.indices)
     saliency = forget_gradient_saliency(ctx.model, forget, args.batch_size)
-    masks = masks_from_saliency(saliency, qs, legacy_bottom=args.legacy_bottom)
+    masks = masks_from_saliency(saliency, args.thresholds, legacy_bottom=args.legacy_bottom)
     files = {}
     for q, mask in masks.items():
         files[str(q)] = str(save_state(out / f"mask_{q}.pt", {k: v.cpu() for k, v in mask.items()}))

@@ -60,8 +60,27 @@ def shuffle_chunks(forget_idx, seed):
     return dict(zip(PARTS, np.array_split(perm, 3)))
 
 
+def parse_plan(args):
+    """Check the RUM flags before any data is read: (order, {part: (method, overrides)})."""
+    order = [p.strip() for p in args.order.split(",")]
+    if sorted(order) != sorted(PARTS):
+        raise UserError(f"--order {args.order!r} must name low, mid and high once each")
+    methods = split_list(args.rum_methods, 3, "--rum_methods") if args.variant == "rum" else [args.unlearn] * 3
+    for method in methods:
+        if method != "none":
+            unlearn.canonical(method)
+    lrs = split_list(args.rum_lrs, 3, "--rum_lrs", float) if args.rum_lrs else [None] * 3
+    epochs = split_list(args.rum_epochs, 3, "--rum_epochs", int) if args.rum_epochs else [None] * 3
+    alphas = split_list(args.rum_alphas, 3, "--rum_alphas", float) if args.rum_alphas else [None] * 3
+    per_part = {p: (m, {k: v for k, v in (("unlearn_lr", lr), ("unlearn_epochs", ep), ("alpha", al))
+                        if v is not None})
+                for p, m, lr, ep, al in zip(PARTS, methods, lrs, epochs, alphas)}
+    return order, per_part
+
+
 def plan_steps(args, forget_idx, train_idx):
     """[(part name, indices, method, overrides)] in execution order."""
+    order, per_part = parse_plan(args)
     if args.variant == "vanilla":
         return [("all", np.asarray(forget_idx), args.unlearn, {})]
     if args.variant == "shuffle":
@@ -69,24 +88,12 @@ def plan_steps(args, forget_idx, train_idx):
     else:
         scores = fsets.load_scores(score_path(args), train_idx)
         parts = refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)))
-    order = [p.strip() for p in args.order.split(",")]
-    if sorted(order) != sorted(PARTS):
-        raise UserError(f"--order {args.order!r} must name low, mid and high once each")
-    methods = split_list(args.rum_methods, 3, "--rum_methods") if args.variant == "rum" else [args.unlearn] * 3
-    lrs = split_list(args.rum_lrs, 3, "--rum_lrs", float) if args.rum_lrs else [None] * 3
-    epochs = split_list(args.rum_epochs, 3, "--rum_epochs", int) if args.rum_epochs else [None] * 3
-    alphas = split_list(args.rum_alphas, 3, "--rum_alphas", float) if args.rum_alphas else [None] * 3
-    per_part = {p: (m, {"unlearn_lr": lr, "unlearn_epochs": ep, "alpha": al})
-                for p, m, lr, ep, al in zip(PARTS, methods, lrs, epochs, alphas)}
     steps = []
     for part in order:
-        method, overrides = per_part[part]
         if len(parts[part]) == 0:
             raise UserError(f"the {part} part of the forget set is empty (forget set of "
                             f"{len(forget_idx)} examples); use at least 3 examples")
-        if method != "none":
-            unlearn.canonical(method)
-        steps.append((part, parts[part], method, {k: v for k, v in overrides.items() if v is not None}))
+        steps.append((part, parts[part], *per_part[part]))
     return steps
 
 
@@ -117,6 +124,7 @@ def method_label(args):
 
 
 def run_rum(args):
+    parse_plan(args)
     ctx = setup(args)
     forget_set = build_forget_set(ctx)
     data = ctx.data
