@@ -17,5 +17,9 @@ demo: $(PY)
 test: $(PY)
 	$(PY) -m pytest -q tests
 
+# benchmarks (ratios; bench/results/bench.json): `make bench BENCH_ARGS=--quick` for a short run
+bench: $(PY)
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -6,6 +6,7 @@ import sys
 
 from engine import cli, pipeline
 from engine.errors import cli_main
+from unlearn.addons import add_addon_args
 from unlearn.options import add_method_args, apply_defaults
 
 
@@ -16,6 +17,7 @@ def build_parser(methods=None):
     add_method_args(p)
     pipeline.add_forget_set_args(p)
     pipeline.add_run_flags(p)
+    add_addon_args(p)  # capstone add-ons: --ssl, --augment_forget, --tsne (unlearn/addons.py)
     return p
 
 

@@ -123,7 +123,8 @@ def prepare_data(bundle, save_dir, device="cpu", val_size=None, split_seed=0, no
                      torch.arange(len(bundle.train_y)), aug)
     test = TensorSet(bundle.test_x.to(device), bundle.test_y.to(device),
                      torch.arange(len(bundle.test_y)), aug)
-    return Data(bundle, split, full.subset(split.train_idx), full.subset(split.val_idx), test)
+    # views: train and val share the one copy of the images (no second copy of the data set)
+    return Data(bundle, split, full.view(split.train_idx), full.view(split.val_idx), test)
 
 
 from . import digits, native, synthetic  # noqa: E402,F401  (registration)

@@ -7,6 +7,7 @@ SyncBatchNorm under data parallelism, and torch.compile when asked for (--compil
 """
 import contextlib
 import functools
+import os
 from types import SimpleNamespace
 
 import torch
@@ -20,8 +21,12 @@ COMPILE_ON_CPU = ("--compile is a CUDA fast path and is refused on CPU: for thes
 
 
 def resolve_device(name="auto"):
+    """auto: CUDA when present, else CPU. Under torchrun (LOCAL_RANK set), `auto` and `cuda` mean
+    this process's own GPU, cuda:LOCAL_RANK, so ranks (or estimator shards) never share GPU 0."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and torch.cuda.is_available() and os.environ.get("LOCAL_RANK", "").isdigit():
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {name} asked for, but CUDA is not available; use --device cpu or auto")
     try:

@@ -32,7 +32,8 @@ class LearningEvents:
         self.arrays["correct"][epoch, pos] = (p.argmax(1) == y).float()
 
     def state(self):
-        return dict(self.arrays)
+        # data parallel: merged over the ranks (a collective), so a resumed run keeps every shard's examples
+        return dict(distributed.merge_recorded(self.arrays))
 
     def load(self, state):
         for k in self.arrays:

@@ -29,7 +29,8 @@ def attach(args, bundle, device, create_split):
     save_dir = ensure_writable_dir(args.save_dir) if create_split else Path(args.save_dir)
     data = datasets.prepare_data(bundle, save_dir, device, args.val_size, args.split_seed,
                                  args.no_aug, create_split)
-    # memory: data.train/data.val now hold the training images; keep one copy, not two
+    # memory: data.train/data.val are views of the images on the device; on CUDA this frees the
+    # host copy (on CPU they share it, so nothing changes)
     bundle.train_x = bundle.train_x.new_empty((0, *bundle.train_x.shape[1:]))
     return data
 

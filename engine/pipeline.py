@@ -16,12 +16,13 @@ import unlearn
 from datasets import Data
 from datasets import forget_sets as fsets
 from evaluation import accuracies, svc_mia, tow, tow_mia
+from evaluation.attacks import lira_attack, population_loss_attack
 from .checkpoint import build_args, load_model, save_model
 from .cli import int_list
 from . import distributed
 from .device import fast_path_plan, prepare_model, resolve_device
 from .errors import Diverged, UserError
-from .io import ensure_writable_dir, read_json, write_json
+from .io import ensure_writable_dir, read_json, read_npz, write_json
 from .original import attach, load_bundle
 from .record import run_record
 from .seed import seed_everything
@@ -53,6 +54,7 @@ class Context:
     model: torch.nn.Module   # the model unlearning starts from
     build: dict
     original_config: dict
+    shadows: dict = None     # the heldout estimator's per-model records, for LiRA (optional)
 
 
 def setup(args):
@@ -75,7 +77,8 @@ def setup(args):
                                   f"--save_dir {args.save_dir}")
     original_cfg = finished["config"]
     return Context(args, device, data, prepare_model(model, device, getattr(args, "compile", False)),
-                   meta["build"], original_cfg)
+                   meta["build"], original_cfg,
+                   load_shadows(args.save_dir))
 
 
 def es_groups(ctx):
@@ -129,10 +132,28 @@ def eval_sets(data, forget_set):
     return sets
 
 
-def evaluate(model, sets, seed):
+def load_shadows(save_dir):
+    """The heldout estimate's shadow models (per-model membership and logit confidences), if made."""
+    path = Path(save_dir) / "memorization" / "heldout.npz"
+    if not path.exists():
+        return None
+    z = read_npz(path, "memorization estimate")
+    keys = ("index", "in_subset", "train_phi", "test_phi")
+    return {k: z[k].astype(np.float64) if k.endswith("phi") else z[k] for k in keys} \
+        if all(k in z for k in keys) else None
+
+
+def evaluate(model, sets, seed, ctx=None):
+    """Accuracies, RUM's SVC attack, the population loss attack and (with shadow models) LiRA."""
     acc = accuracies(model, sets)
     mia = svc_mia(model, sets["retain"], sets["forget"], sets["test"], seed=seed)
-    return {"accuracy": acc, "mia": mia}
+    out = {"accuracy": acc, "mia": mia}
+    if ctx is not None:
+        heldout = ctx.data.test  # the full test split: the shadows were scored on it
+        out["attacks"] = {"population_loss": population_loss_attack(model, sets["forget"], heldout, seed)}
+        if ctx.shadows is not None:
+            out["attacks"]["lira"] = lira_attack(model, sets["forget"], heldout, ctx.shadows)
+    return out
 
 
 def fresh_model_factory(ctx, seed):
@@ -189,7 +210,7 @@ def retrain_reference(ctx, forget_set, sets):
     wall = time.perf_counter() - start
     check_finite_weights(model, "retrain reference")
     result = {"settings": settings, "forget_set": forget_set.describe(), "wall_time_s": wall,
-              **evaluate(model, sets, ctx.args.seed)}
+              **evaluate(model, sets, ctx.args.seed, ctx)}
     save_model(folder, model, ctx.build, dataset=ctx.args.dataset, split_sha=ctx.data.split.sha,
                seed=ctx.args.seed)
     write_json(done, result)
@@ -227,6 +248,8 @@ def run_unlearning(args):
     out = run_dir(args, method, forget_set)
     if getattr(args, "skip_existing", False) and (out / "metrics.json").exists():
         return None, out / "metrics.json"
+    from unlearn import addons  # capstone add-ons (unlearn/addons.py): check flags, load SimCLR/generators
+    extras = addons.prepare(args, ctx, method, forget_set)
     ensure_writable_dir(args.save_dir)
     fsets.save_forget_set(args.save_dir, forget_set, ctx.data.split.sha)
     sets = eval_sets(ctx.data, forget_set)
@@ -238,20 +261,23 @@ def run_unlearning(args):
     start = time.perf_counter()
     diverged = None
     try:
-        model = unlearn.run_method(method, model, unlearn_data(ctx, sets, ctx.model, args.seed), args)
+        method_data, cfg = extras.apply(unlearn_data(ctx, sets, ctx.model, args.seed), args)  # capstone add-ons
+        model = unlearn.run_method(method, model, method_data, cfg)
         check_finite_weights(model, method)
     except Diverged as e:
         diverged = str(e)
     wall = time.perf_counter() - start
     result = {"diverged": diverged, **({"accuracy": {}, "mia": {}} if diverged else
-                                       evaluate(model, sets, args.seed))}
+                                       evaluate(model, sets, args.seed, ctx))}
     config = {k: v for k, v in vars(args).items() if k != "mask"}
     metrics = {**run_record(Namespace(**config), ctx.data.split), "method": method,
                "forget_set": forget_set.describe(), **result,
                "reference": {"path": str(ref_dir), "accuracy": reference["accuracy"],
-                             "mia": reference["mia"], "wall_time_s": reference["wall_time_s"]},
+                             "mia": reference["mia"], "attacks": reference.get("attacks"),
+                             "wall_time_s": reference["wall_time_s"]},
                **compare(result, reference), "wall_time_s": wall,
                "rte": wall / reference["wall_time_s"] if reference["wall_time_s"] else None}
+    metrics.update(extras.finish(args, result, model, sets, out))  # capstone extras: geo_metric, t-SNE
     if getattr(args, "save_model", False) and not diverged:
         save_model(out, model, ctx.build, dataset=args.dataset, split_sha=ctx.data.split.sha, seed=args.seed)
     write_json(out / "metrics.json", metrics)

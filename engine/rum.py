@@ -161,14 +161,15 @@ def run_rum(args):
                         "wall_time_s": seconds})
     wall = time.perf_counter() - total
     result = {"diverged": diverged, **({"accuracy": {}, "mia": {}} if diverged else
-                                       evaluate(model, sets, args.seed))}
+                                       evaluate(model, sets, args.seed, ctx))}
     label = method_label(args)
     config = {k: v for k, v in vars(args).items() if k not in ("mask", "cli_defaults")}
     metrics = {**run_record(Namespace(**config), data.split), "method": label, "variant": args.variant,
                "retain_rule": args.retain_rule, "order": args.order,
                "forget_set": forget_set.describe(), "steps": records, **result,
                "reference": {"path": str(ref_dir), "accuracy": reference["accuracy"],
-                             "mia": reference["mia"], "wall_time_s": reference["wall_time_s"]},
+                             "mia": reference["mia"], "attacks": reference.get("attacks"),
+                             "wall_time_s": reference["wall_time_s"]},
                **compare(result, reference), "wall_time_s": wall,
                "rte": wall / reference["wall_time_s"] if reference["wall_time_s"] else None}
     write_json(path, metrics)

@@ -21,10 +21,18 @@ MIN_STD = 1e-3
 def roc_summary(member_scores, nonmember_scores):
     """AUC and TPR at fixed low FPRs (higher score = more member-like)."""
     from sklearn.metrics import roc_auc_score, roc_curve
+    member_scores = np.asarray(member_scores, dtype=float)
+    nonmember_scores = np.asarray(nonmember_scores, dtype=float)
+    # an example no shadow model left out has no OUT distribution: it is not scored (counted)
+    member_scores = member_scores[np.isfinite(member_scores)]
+    nonmember_scores = nonmember_scores[np.isfinite(nonmember_scores)]
+    if not len(member_scores) or not len(nonmember_scores):
+        return {"auc": None, **{f"tpr@{t:g}fpr": None for t in FPRS}, "n_members": len(member_scores)}
     y = np.r_[np.ones(len(member_scores)), np.zeros(len(nonmember_scores))]
     s = np.r_[member_scores, nonmember_scores]
     fpr, tpr, _ = roc_curve(y, s)
-    out = {"auc": float(roc_auc_score(y, s))}
+    out = {"auc": float(roc_auc_score(y, s)), "n_members": int(len(member_scores)),
+           "n_nonmembers": int(len(nonmember_scores))}
     for target in FPRS:
         out[f"tpr@{target:g}fpr"] = float(tpr[np.searchsorted(fpr, target, side="right") - 1])
     return out
@@ -68,7 +76,10 @@ def gaussian_params(phi, mask):
     count = mask.sum(0)
     mean = np.where(count > 0, (phi * mask).sum(0) / np.maximum(count, 1), np.nan)
     var = np.where(count > 1, ((phi - mean) ** 2 * mask).sum(0) / np.maximum(count - 1, 1), np.nan)
-    return mean, np.maximum(np.sqrt(var), MIN_STD)
+    std = np.sqrt(var)
+    # too few shadow models for an example's own spread: LiRA's fixed-variance fallback
+    fallback = np.nanmedian(std) if np.isfinite(std).any() else 1.0
+    return mean, np.maximum(np.where(np.isfinite(std), std, fallback), MIN_STD)
 
 
 def lira_offline_scores(target_phi, shadow_phi, out_mask):

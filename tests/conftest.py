@@ -13,7 +13,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 def run_script(script, *args, cwd=None, timeout=600):
     """Run an entry script as a user would; returns CompletedProcess (text)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
-    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True,
+    target = [script] if script == "-m" else [str(ROOT / script)]  # "-m", "package" runs a module
+    return subprocess.run([sys.executable, *target, *map(str, args)], capture_output=True,
                           text=True, cwd=cwd or ROOT, env=env, timeout=timeout)
 
 

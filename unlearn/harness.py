@@ -8,7 +8,6 @@ streams of one run apart (a method's shuffles do not shift when another stream d
 import torch
 import torch.nn.functional as F
 
-from datasets.base import TensorSet
 from engine.errors import UserError
 from engine.seed import generator
 from engine.train import Trainer, check_finite_weights
@@ -30,7 +29,7 @@ def trainer_for(model, cfg, desc, steps_per_epoch, scheduler="constant", params=
                    weight_decay=cfg.weight_decay, scheduler=scheduler,
                    warmup=getattr(cfg, "warmup", 0) or 0, steps_per_epoch=steps_per_epoch,
                    mask=getattr(cfg, "mask", None) if mask is FROM_CFG else mask, params=params,
-                   desc=desc)
+                   desc=desc, regularizer=getattr(cfg, "regularizer", None))
 
 
 def num_batches(tset, batch_size):
@@ -65,7 +64,7 @@ def random_other_labels(y, num_classes, gen):
 
 def concat(a, b):
     """The union of two sets (a's examples first), original indices kept."""
-    return TensorSet(torch.cat([a.x, b.x]), torch.cat([a.y, b.y]), torch.cat([a.idx, b.idx]), a.augment)
+    return a.join(b)  # no copy of the images when a and b are views of the same set
 
 
 def distill_kl(student_logits, teacher_logits, T=1.0):

@@ -13,6 +13,7 @@ from . import canonical
 # (rum-spec §1 table) for epochs/lr, the capstone README for bad-teaching (capstone-spec §2.2),
 # and docs/deviations.md "Unlearning methods" for the choices RUM leaves open.
 DEFAULTS = {
+    "original": {},
     "retrain": {"unlearn_epochs": 30, "unlearn_lr": 0.1},
     "FT": {"unlearn_epochs": 10, "unlearn_lr": 0.01},
     "l1-sparse": {"unlearn_epochs": 10, "unlearn_lr": 0.01, "alpha": 5e-4, "no_l1_epochs": 0},

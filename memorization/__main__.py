@@ -1,0 +1,153 @@
+"""python -m memorization {estimate,merge,proxy,es} ... (see --help of each)."""
+import argparse
+import sys
+
+from engine import cli
+from engine.errors import cli_main
+
+PROG = "python -m memorization"
+
+# Defaults of `estimate`: enough SGD steps for small models to memorize what they can (on the
+# synthetic set the planted examples are found with ROC-AUC > 0.9), few enough models to finish
+# digits in about a minute on a CPU. For CIFAR use RUM's recipe: --num_models 400 --epochs 30
+# --lr 0.01 --batch_size 512 --scheduler multistep --decreasing_lr 16,21,26.
+ESTIMATE_DEFAULTS = {"num_models": 32, "epochs": 6, "lr": 0.1, "batch_size": 32}
+
+
+def add_estimate(sub):
+    p = sub.add_parser("estimate", help="heldout (Feldman & Zhang) memorization estimate",
+                       description="Train --num_models models on random subsets of D; write "
+                                   "<save_dir>/memorization/heldout.npz (or a shard file).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    cli.add_optim_args(p, epochs=ESTIMATE_DEFAULTS["epochs"], lr=ESTIMATE_DEFAULTS["lr"])
+    g = p.add_argument_group("estimator")
+    p.set_defaults(batch_size=ESTIMATE_DEFAULTS["batch_size"])
+    for action in p._actions:
+        if action.dest == "arch":
+            action.help = "architecture of the heldout models (default: the original model's, else the data set's)"
+    g.add_argument("--num_models", type=int, default=ESTIMATE_DEFAULTS["num_models"],
+                   help="models in the whole estimate (RUM: 400)")
+    g.add_argument("--subset_ratio", type=float, default=0.7, help="fraction of D each model trains on")
+    g.add_argument("--influence", action="store_true", help="also estimate infl(i, j) on the test split")
+    g.add_argument("--sequential", action="store_true",
+                   help="train one model at a time (automatic for resnet18/resnet50/vgg16_bn)")
+    g.add_argument("--models_per_batch", type=int, default=16,
+                   help="models trained at once on one device by the batched path")
+    g.add_argument("--stack", choices=("auto", "wide", "vmap"), default="auto",
+                   help="batched implementation: models side by side along channels (wide), "
+                        "torch.func.vmap over stacked weights (vmap), or wide when possible (auto)")
+    g.add_argument("--shard", type=int, default=None,
+                   help="train only models k = shard (mod num_shards) (default: from "
+                        "SLURM_ARRAY_TASK_ID or torchrun's RANK, else unsharded)")
+    g.add_argument("--num_shards", type=int, default=None,
+                   help="number of shards (default: SLURM_ARRAY_TASK_COUNT or WORLD_SIZE)")
+    p.set_defaults(run=run_estimate)
+
+
+def add_merge(sub):
+    p = sub.add_parser("merge", help="combine shard files into heldout.npz",
+                       description="Merge <save_dir>/memorization/shards/heldout_<i>of<n>.npz.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", default="digits", help="only for the default --save_dir")
+    p.add_argument("--save_dir", default=None, help="output folder (default runs/<dataset>)")
+    p.add_argument("--num_shards", type=int, default=None, help="default: read from the file names")
+    p.add_argument("--influence", action="store_true", help="also write the influence matrix")
+    p.set_defaults(run=run_merge)
+
+
+def add_proxy(sub):
+    from .proxies import KINDS
+    p = sub.add_parser("proxy", help="a memorization proxy", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Write <save_dir>/memorization/<kind>.npz (+ .json).")
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    p.add_argument("--kind", required=True, choices=KINDS, help="which proxy")
+    p.add_argument("--momentum", type=cli.non_negative_float, default=0.9, help="ho_ret fine-tuning")
+    p.add_argument("--weight_decay", type=cli.non_negative_float, default=5e-4, help="ho_ret fine-tuning")
+    p.add_argument("--ft_lr", type=float, default=0.1, help="ho_ret: fine-tuning LR")
+    p.add_argument("--ft_epochs", type=int, default=30, help="ho_ret: at most this many epochs")
+    p.add_argument("--patience", type=int, default=4,
+                   help="ho_ret: stop when the epoch loss has not improved for this many epochs")
+    p.add_argument("--h", default="0.01", help="curvature: radius, or a comma list of radii to average")
+    p.set_defaults(run=run_proxy)
+
+
+def add_es(sub):
+    p = sub.add_parser("es", help="entanglement score of each embedding-distance group",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Write <save_dir>/memorization/es_groups.json.")
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    p.add_argument("--n_groups", type=int, default=15, help="distance groups (RUM: 15)")
+    p.add_argument("--num_indexes_to_replace", type=int, default=None,
+                   help="forget set = first N of each group (default: the whole group)")
+    p.add_argument("--mu", choices=("midpoint", "global"), default="midpoint",
+                   help="ES centre: midpoint of the two means (RUM) or the mean of R and F together")
+    p.set_defaults(run=run_es)
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.prog = PROG
+    sub = p.add_subparsers(dest="command", metavar="{estimate,merge,proxy,es}")
+    sub.required = True
+    for add in (add_estimate, add_merge, add_proxy, add_es):
+        add(sub)
+    return p
+
+
+def run_estimate(args):
+    from .heldout import estimate
+    out = estimate(args)
+    if out["skipped"]:
+        print(f"shard {out['shard']} of {out['num_shards']} already complete: {out['path']} (skipped)")
+    elif "shard" in out:
+        print(f"shard {out['shard']} of {out['num_shards']}: {out['models']} models in "
+              f"{out['wall_time_s']:.1f}s -> {out['path']}; when all shards are done: "
+              f"{PROG} merge --save_dir {args.save_dir}")
+    else:
+        s = out["score"]
+        print(f"heldout memorization from {out['models']} models in {out['wall_time_s']:.1f}s: "
+              f"mean {float(s[s == s].mean()):.3f}, {(s > 0.5).sum()} of {len(s)} above 0.5 -> {out['path']}")
+    return 0
+
+
+def run_merge(args):
+    from .heldout import merge
+    out = merge(args.save_dir, args.num_shards, args.influence)
+    print(f"merged {out['num_shards']} shards ({out['models']} models) -> {out['path']}")
+    return 0
+
+
+def run_proxy(args):
+    from .proxies import proxy
+    out = proxy(args)
+    s = out["score"]
+    print(f"{args.kind}: {len(s)} scores (mean {float(s[s == s].mean()):.4g}, memorization_sign "
+          f"{out['sign']:+d}) -> {out['path']}")
+    return 0
+
+
+def run_es(args):
+    from .es_command import es_groups
+    out = es_groups(args)
+    print(f"{'group':>5} {'size':>6} {'ES':>10} {'distance':>19}")
+    for r in out["groups"]:
+        print(f"{r['group']:>5} {r['size']:>6} {r['es']:>10.4g} {r['distance_min']:>9.3g}-{r['distance_max']:<9.3g}")
+    print(f"-> {out['path']}")
+    return 0
+
+
+@cli_main
+def main(argv=None):
+    args = cli.finish(build_parser().parse_args(argv))
+    run = args.run
+    del args.run  # not part of the recorded config
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.argv[0] = "memorization"  # error lines read "memorization: error: ..."
+    raise SystemExit(main())

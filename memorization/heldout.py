@@ -1,0 +1,345 @@
+"""Feldman & Zhang's subsampling (heldout) memorization estimator (rum-spec §9.1).
+
+Model k is trained from scratch on a random subset S_k of D (a fraction --subset_ratio of it),
+then its correctness is recorded on every example of D and of the test split. Then
+
+    mem(i)     = mean_{k: i in S_k} correct_k(i) - mean_{k: i not in S_k} correct_k(i)
+    infl(i, j) = mean_{k: i in S_k} correct_k(test j) - mean_{k: i not in S_k} correct_k(test j)
+
+Two ways to train the models, the same algorithm (same subsets, initial weights, batch order,
+optimizer and schedule per model; only floating-point summation order differs):
+- batched: groups of --models_per_batch models as one stacked module (memorization/stack.py:
+  side by side along channels, or vmap over stacked weights);
+- sequential: one plain model at a time (--sequential; automatic for the large architectures).
+Both are driven by `engine.train.Trainer`.
+
+Sharding: shard i of n trains the models k = i (mod n) and saves their raw per-model records
+(subset membership and correctness, as booleans) to shards/heldout_<i>of<n>.npz; `merge` stacks
+all shards and applies the formula above once. Because model k depends on (seed, k) only and a
+batched group is always padded to the same size, merging gives exactly the unsharded result.
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+import models
+from datasets.base import to_float
+from engine.checkpoint import build_args
+from engine.device import prepare_model
+from engine.errors import Diverged, UserError
+from engine.io import read_json, read_npz, sha256_of_indices, write_npz
+from engine.record import run_record
+from engine.train import Trainer, check_finite_weights
+from .common import check_positive, load_data, out_dir, write_scores
+from .seeds import (check_subset_ratio, draw_subset, init_model, order_generator, resolve_shard,
+                    shard_models)
+from .stack import make_stack
+
+# Too large to vmap many copies on one device: trained one at a time.
+SEQUENTIAL_ARCHS = ("resnet18", "resnet50", "vgg16_bn")
+SHARD_NAME = re.compile(r"^heldout_(\d+)of(\d+)\.npz$")
+
+
+def shard_path(save_dir, shard, num_shards):
+    return out_dir(save_dir) / "shards" / f"heldout_{shard}of{num_shards}.npz"
+
+
+def original_arch(save_dir):
+    path = Path(save_dir) / "original" / "model.json"
+    if not path.is_file():
+        return None
+    return (read_json(path, "original model description").get("build") or {}).get("arch")
+
+
+def use_batched(arch, sequential):
+    return not sequential and arch not in SEQUENTIAL_ARCHS
+
+
+def settings(args, data, arch, batched):
+    """Everything that fixes the estimate; shards must agree on it to be merged."""
+    group = min(args.models_per_batch, args.num_models) if batched else 1
+    return {"dataset": args.dataset, "split_sha": data.split.sha,
+            "n_train": len(data.train), "train_sha": sha256_of_indices(data.train.idx.numpy()),
+            "arch": arch, "num_models": args.num_models, "subset_ratio": args.subset_ratio,
+            "seed": args.seed, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+            "momentum": args.momentum, "weight_decay": args.weight_decay,
+            "scheduler": args.scheduler, "decreasing_lr": list(args.decreasing_lr),
+            "gamma_lr": args.gamma_lr, "warmup": args.warmup,
+            "path": "batched" if batched else "sequential", "models_per_batch": group,
+            "stack": args.stack if batched else None,
+            "synthetic": {k: getattr(args, k) for k in ("synth_n", "synth_shape", "synth_label_noise")}
+            if args.dataset == "synthetic" else None}
+
+
+def fingerprint(setting):
+    return hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def estimator_args(**overrides):
+    """The namespace the training functions read, with the optimisation defaults of `estimate`
+    (for library use, benchmarks and tests; the CLI builds it from flags)."""
+    base = {"seed": 0, "epochs": 6, "lr": 0.1, "batch_size": 32, "momentum": 0.9, "weight_decay": 5e-4,
+            "scheduler": "cosine", "decreasing_lr": [], "gamma_lr": 0.1, "warmup": 0,
+            "subset_ratio": 0.7, "stack": "auto"}
+    return argparse.Namespace(**{**base, **overrides})
+
+
+# ---- training --------------------------------------------------------------------------------
+
+def _trainer(net, args, steps, desc):
+    return Trainer(net, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
+                   weight_decay=args.weight_decay, scheduler=args.scheduler,
+                   milestones=args.decreasing_lr, gamma=args.gamma_lr, warmup=args.warmup,
+                   steps_per_epoch=steps, desc=desc)
+
+
+def train_group(ks, subsets, data, build, args, device, batched, group_size):
+    """Train the models `ks` (a stack padded to group_size, or one plain model); returns the net.
+
+    Padding repeats model ks[0]; the copies are discarded. It keeps every stacked computation
+    the same shape in every run, so model k's weights do not depend on its companions.
+    """
+    ks = list(ks) + [ks[0]] * (group_size - len(ks)) if batched else list(ks)
+    nets = [init_model(lambda: models.build_model(**build), args.seed, k).to(device) for k in ks]
+    x_all, y_all = data.train.x, data.train.y
+    if batched:
+        net = make_stack(nets, to_float(x_all[:4]).to(device), getattr(args, "stack", "auto"))
+    else:
+        net = prepare_model(nets[0], device, compile=getattr(args, "compile", False))
+    subs = torch.as_tensor(np.stack([subsets[k] for k in ks]))  # [M, n_sub] positions in D
+    gens = [order_generator(args.seed, k) for k in ks]
+    n_sub = subs.shape[1]
+    batch = min(args.batch_size, n_sub)
+    h = _trainer(net, args, math.ceil(n_sub / batch),
+                 desc=f"model {ks[0]}" if len(set(ks)) == 1 else f"models {ks[0]}..{max(ks)}")
+    net.train()
+    try:
+        for _ in h.epochs():
+            perms = torch.stack([torch.randperm(n_sub, generator=g) for g in gens])
+            order = subs.gather(1, perms).to(x_all.device)
+            for start in range(0, n_sub, batch):
+                pos = order[:, start:start + batch]  # [M, B]: each model its own batch
+                x, y = to_float(x_all[pos]), y_all[pos]
+                with h.autocast():
+                    logits = net(x) if batched else net(x[0])[None]
+                # sum over models of each model's mean loss: each stacked model gets its own gradient
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
+                h.step(loss / pos.shape[1])
+        check_finite_weights(net, "heldout models")
+    except Diverged as e:
+        raise UserError(f"heldout model(s) {sorted(set(ks))} diverged ({e}); lower --lr")
+    return net
+
+
+@torch.no_grad()
+def correctness(net, tset, batched, batch_size=1024):
+    """([M, N] booleans: is each model's top-1 prediction right, [M, N] float16 logit-scaled
+    confidence log p_y − log(1 − p_y): the shadow-model statistic of the LiRA attack), eval mode."""
+    net.eval()
+    hits, phis = [], []
+    for x, y in tset.batches(batch_size):
+        logits = (net(x, shared=True) if batched else net(x)[None]).float()
+        hits.append((logits.argmax(-1) == y[None]).cpu())
+        label = y[None, :, None].expand(logits.shape[0], -1, 1)
+        z_y = logits.gather(2, label).squeeze(2)
+        rest = torch.logsumexp(logits.scatter(2, label, float("-inf")), dim=2)
+        phis.append((z_y - rest).clamp(-60000, 60000).half().cpu())
+    if not hits:
+        return np.zeros((1, 0), dtype=bool), np.zeros((1, 0), dtype=np.float16)
+    return torch.cat(hits, dim=1).numpy(), torch.cat(phis, dim=1).numpy()
+
+
+def run_models(ks, data, build, args, device, batched, group_size, progress=True):
+    """Raw per-model records for the models ks: in_subset [K,N], train_correct [K,N],
+    test_correct [K,Nt] (all bool), in the order of ks."""
+    n = len(data.train)
+    subsets = {k: draw_subset(n, args.subset_ratio, args.seed, k) for k in ks}
+    rec = {"in_subset": np.zeros((len(ks), n), dtype=bool),
+           "train_correct": np.zeros((len(ks), n), dtype=bool),
+           "test_correct": np.zeros((len(ks), len(data.test)), dtype=bool),
+           "train_phi": np.zeros((len(ks), n), dtype=np.float16),
+           "test_phi": np.zeros((len(ks), len(data.test)), dtype=np.float16)}
+    step = group_size if batched else 1
+    bar = tqdm(total=len(ks), desc="heldout models", unit="model", disable=not progress or None)
+    for start in range(0, len(ks), step):
+        group = ks[start:start + step]
+        net = train_group(group, subsets, data, build, args, device, batched, group_size)
+        rows = slice(start, start + len(group))
+        for r, k in zip(range(start, start + len(group)), group):
+            rec["in_subset"][r, subsets[k]] = True
+        for part, tset in (("train", data.train), ("test", data.test)):
+            hits, phi = correctness(net, tset, batched)
+            rec[f"{part}_correct"][rows], rec[f"{part}_phi"][rows] = hits[:len(group)], phi[:len(group)]
+        bar.update(len(group))
+    bar.close()
+    return rec
+
+
+# ---- the estimate ----------------------------------------------------------------------------
+
+def memorization_scores(in_subset, train_correct):
+    """(mem, n_in, n_out). NaN where an example was never in, or never out of, a subset."""
+    in_subset, train_correct = np.asarray(in_subset, bool), np.asarray(train_correct, bool)
+    n_in = in_subset.sum(0).astype(np.int64)
+    n_out = len(in_subset) - n_in
+    hit_in = (in_subset & train_correct).sum(0)
+    hit_out = (~in_subset & train_correct).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mem = np.where((n_in > 0) & (n_out > 0), hit_in / np.maximum(n_in, 1) - hit_out / np.maximum(n_out, 1),
+                       np.nan)
+    return mem.astype(np.float32), n_in, n_out
+
+
+def influence_scores(in_subset, test_correct, n_in, n_out):
+    """infl(i, j) as float32 [N, Nt]; the counts are integers < 2^24, exact in float32."""
+    member = np.asarray(in_subset, np.float32)
+    hits = np.asarray(test_correct, np.float32)
+    hit_in = member.T @ hits  # [N, Nt]
+    hit_out = hits.sum(0)[None, :] - hit_in
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hit_in /= n_in[:, None].astype(np.float32)
+        hit_out /= n_out[:, None].astype(np.float32)
+    hit_in -= hit_out
+    bad = (n_in == 0) | (n_out == 0)
+    hit_in[bad] = np.nan
+    return hit_in
+
+
+def write_estimate(save_dir, index, test_index, rec, record, influence):
+    mem, n_in, n_out = memorization_scores(rec["in_subset"], rec["train_correct"])
+    # the per-model records stay: LiRA (evaluation.attacks) uses these models as shadow models
+    extra = {"n_in": n_in, "n_out": n_out, "in_subset": rec["in_subset"], "train_phi": rec["train_phi"],
+             "test_phi": rec["test_phi"], "test_index": np.asarray(test_index, dtype=np.int64)}
+    if influence:
+        extra["influence"] = influence_scores(rec["in_subset"], rec["test_correct"], n_in, n_out)
+    test_acc = rec["test_correct"].mean(1) * 100 if rec["test_correct"].size else np.zeros(0)
+    record = {**record, "models": int(len(rec["in_subset"])),
+              "models_test_accuracy": {"mean": float(test_acc.mean()) if len(test_acc) else None,
+                                       "min": float(test_acc.min()) if len(test_acc) else None,
+                                       "max": float(test_acc.max()) if len(test_acc) else None},
+              "summary": {"mean": float(np.nanmean(mem)), "n_nan": int(np.isnan(mem).sum()),
+                          "min_n_in": int(n_in.min()), "min_n_out": int(n_out.min())}}
+    return write_scores(out_dir(save_dir) / "heldout.npz", index, mem, +1, record, **extra), mem
+
+
+def check_estimate_args(args):
+    if args.num_models is None or args.num_models < 2:
+        raise UserError(f"--num_models must be at least 2 (some models with and some without each "
+                        f"example), got {args.num_models}")
+    check_positive(args.epochs, "--epochs", integer=True)
+    check_positive(args.models_per_batch, "--models_per_batch", integer=True)
+    if not 0 < args.subset_ratio < 1:
+        raise UserError(f"--subset_ratio must be in (0, 1), got {args.subset_ratio}")
+
+
+def estimate(args, progress=True):
+    """The `estimate` command: unsharded -> heldout.npz; sharded -> shards/heldout_<i>of<n>.npz."""
+    check_estimate_args(args)
+    shard, num_shards, source = resolve_shard(args.shard, args.num_shards)
+    if num_shards > args.num_models:
+        raise UserError(f"{num_shards} shards for {args.num_models} models leaves some shard empty; "
+                        "use fewer shards or more --num_models")
+    device, data = load_data(args)
+    if source == "RANK/WORLD_SIZE" and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", shard)) % torch.cuda.device_count())
+    # memorization is relative to a learner: by default the architecture being unlearned (S18)
+    arch = models.check_arch(args.arch or original_arch(args.save_dir) or data.bundle.default_arch)
+    check_subset_ratio(len(data.train), args.subset_ratio)
+    batched = use_batched(arch, args.sequential)
+    setting = settings(args, data, arch, batched)
+    fp = fingerprint(setting)
+    target = shard_path(args.save_dir, shard, num_shards) if num_shards > 1 else None
+    if target is not None and target.is_file():
+        try:
+            done = read_npz(target, "shard file")
+        except UserError:
+            done = None  # unreadable: recompute it
+        if done is not None and str(done.get("fingerprint")) == fp:
+            return {"skipped": True, "path": target, "shard": shard, "num_shards": num_shards}
+        if done is not None:
+            raise UserError(f"shard file {target} was made with other settings; delete it, or rerun "
+                            "with the flags it was made with (see its settings)")
+    ks = shard_models(args.num_models, shard, num_shards)
+    build = build_args(arch, data)
+    start = time.perf_counter()
+    rec = run_models(ks, data, build, args, device, batched, setting["models_per_batch"], progress)
+    wall = time.perf_counter() - start
+    record = run_record(args, data.split, arch=arch, device=str(device), settings=setting,
+                        fingerprint=fp, shard={"shard": shard, "num_shards": num_shards, "source": source},
+                        wall_time_s=wall, models_per_second=len(ks) / wall if wall > 0 else None)
+    if target is not None:
+        write_npz(target, model_ids=np.asarray(ks, dtype=np.int64), index=data.train.idx.numpy(),
+                  test_index=data.test.idx.numpy(), fingerprint=np.array(fp),
+                  record=np.array(json.dumps(record, default=str)), **rec)
+        return {"skipped": False, "path": target, "shard": shard, "num_shards": num_shards,
+                "models": len(ks), "wall_time_s": wall}
+    path, mem = write_estimate(args.save_dir, data.train.idx.numpy(), data.test.idx.numpy(), rec,
+                               {**record, "merged_shards": None}, args.influence)
+    return {"skipped": False, "path": path, "models": len(ks), "wall_time_s": wall, "score": mem}
+
+
+# ---- merge -----------------------------------------------------------------------------------
+
+def find_num_shards(save_dir):
+    folder = out_dir(save_dir) / "shards"
+    counts = sorted({int(m.group(2)) for p in (folder.iterdir() if folder.is_dir() else [])
+                     for m in [SHARD_NAME.match(p.name)] if m})
+    if not counts:
+        raise UserError(f"no shard files (heldout_<i>of<n>.npz) in {folder}; run python -m memorization "
+                        "estimate --shard I --num_shards N first")
+    if len(counts) > 1:
+        raise UserError(f"{folder} holds shards of runs with {', '.join(map(str, counts))} shards; "
+                        "say which with --num_shards")
+    return counts[0]
+
+
+def merge(save_dir, num_shards=None, influence=False):
+    """Combine all shard files into heldout.npz; refuses an incomplete or mixed set of shards."""
+    if num_shards is None:
+        num_shards = find_num_shards(save_dir)
+    check_positive(num_shards, "--num_shards", integer=True)
+    paths = [shard_path(save_dir, i, num_shards) for i in range(num_shards)]
+    missing = [i for i, p in enumerate(paths) if not p.is_file()]
+    if missing:
+        names = ", ".join(paths[i].name for i in missing)
+        raise UserError(f"cannot merge: missing {len(missing)} of {num_shards} shards ({names}) in "
+                        f"{paths[0].parent}; run python -m memorization estimate --shard I "
+                        f"--num_shards {num_shards} for each (same flags)")
+    shards = [read_npz(p, "shard file") for p in paths]
+    keys = ("model_ids", "index", "test_index", "fingerprint", "record", "in_subset",
+            "train_correct", "test_correct", "train_phi", "test_phi")
+    for p, s in zip(paths, shards):
+        if any(k not in s for k in keys):
+            raise UserError(f"shard file {p} lacks keys {[k for k in keys if k not in s]}; delete and rerun it")
+    fps = {str(s["fingerprint"]) for s in shards}
+    if len(fps) > 1:
+        raise UserError(f"shards in {paths[0].parent} were made with different settings "
+                        f"({len(fps)} fingerprints); rerun them with the same flags")
+    records = [json.loads(str(s["record"])) for s in shards]
+    num_models = records[0]["settings"]["num_models"]
+    ids = np.concatenate([s["model_ids"] for s in shards])
+    if sorted(ids.tolist()) != list(range(num_models)):
+        raise UserError(f"shards in {paths[0].parent} do not cover models 0..{num_models - 1} exactly once")
+    if any(not np.array_equal(s["index"], shards[0]["index"]) for s in shards):
+        raise UserError("shards disagree on the training set; rerun them on the same --save_dir")
+    order = np.argsort(ids, kind="stable")
+    rec = {k: np.concatenate([s[k] for s in shards])[order] for k in ("in_subset", "train_correct",
+                                                                      "test_correct", "train_phi", "test_phi")}
+    record = {**records[0], "shard": None, "wall_time_s": sum(r["wall_time_s"] for r in records),
+              "merged_shards": [{"file": p.name, "wall_time_s": r["wall_time_s"], "device": r["device"],
+                                 "created": r["created"]} for p, r in zip(paths, records)]}
+    want_influence = influence or bool(records[0]["config"].get("influence"))
+    path, mem = write_estimate(save_dir, shards[0]["index"], shards[0]["test_index"], rec, record,
+                               want_influence)
+    return {"path": path, "models": int(len(ids)), "num_shards": num_shards, "score": mem}
+

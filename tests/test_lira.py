@@ -1,0 +1,22 @@
+"""LiRA with the heldout estimator's models as shadow models: against the original model the
+forget examples look like members far more often than against the retrain reference."""
+import json
+
+from conftest import run_script
+
+
+def test_lira_separates_original_from_retrain(tmp_path):
+    common = ("--dataset", "synthetic", "--synth_n", "600", "--arch", "mlp", "--save_dir", tmp_path)
+    proc = run_script("main_train.py", *common, "--epochs", "20")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_script("-m", "memorization", "estimate", *common, "--num_models", "16", "--epochs", "10")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_script("main_forget.py", *common, "--unlearn", "original", "--mem", "high",
+                      "--num_indexes_to_replace", "40")
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(next((tmp_path / "unlearn" / "original").rglob("metrics.json")).read_text())
+    original, retrained = m["attacks"]["lira"], m["reference"]["attacks"]["lira"]
+    # members at a low false-positive rate: LiRA's operating point
+    assert original["tpr@0.01fpr"] > 0.5 > 0.2 > retrained["tpr@0.01fpr"], (original, retrained)
+    assert original["auc"] > retrained["auc"] + 0.1, (original, retrained)
+    assert 0 <= m["attacks"]["population_loss"]["auc"] <= 1

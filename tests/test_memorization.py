@@ -1,0 +1,324 @@
+"""memorization/: heldout estimator (batched, sequential, sharded), proxies, ES and its groups."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import datasets
+import main_train
+import models
+from conftest import ROOT
+from memorization import heldout
+from memorization.__main__ import main as memorization_main
+from memorization.entanglement import distance_groups, embeddings, entanglement_score, entanglement_terms
+from memorization.proxies import KINDS
+from memorization.seeds import draw_subset, resolve_shard
+from memorization.stack import VmapStack, WideStack, make_stack
+
+SYNTH = ["--dataset", "synthetic", "--synth_n", "600"]
+TINY = ["--arch", "mlp", "--num_models", "6", "--epochs", "2", "--models_per_batch", "4"]
+
+
+def mem(*args):
+    """`python -m memorization ...` in this process (no interpreter start-up per call)."""
+    return memorization_main([str(a) for a in args])
+
+
+def fails(capsys, *args):
+    """Run a command that must fail cleanly; returns its one stderr line."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        mem(*args)
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2, (args, err)
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def load(path):
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    """A synthetic run whose original mlp memorizes its training set (train accuracy 100%)."""
+    save = tmp_path_factory.mktemp("mem_synth")
+    assert main_train.main([*SYNTH, "--arch", "mlp", "--epochs", "30", "--batch_size", "32",
+                            "--lr", "0.05", "--save_dir", str(save)]) == 0
+    bundle = datasets.load_bundle("synthetic", synth_n=600)
+    planted = bundle.extras["rare"] | bundle.extras["mislabeled"]
+    return save, planted
+
+
+def split_only(src, dst):
+    """A save_dir with the split of `src` and nothing else (the estimator needs no model)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src / "split.json", dst / "split.json")
+    return dst
+
+
+def test_heldout_finds_planted_examples_batched_and_sequential(synth, tmp_path):
+    save, planted = synth
+    config = [*SYNTH, "--num_models", "16", "--epochs", "10", "--save_dir", save]  # else defaults
+    scores = {}
+    for path in ("batched", "sequential"):
+        assert mem("estimate", *config, *(["--sequential"] if path == "sequential" else [])) == 0
+        out = load(save / "memorization" / "heldout.npz")
+        scores[path] = out
+        record = json.loads((save / "memorization" / "heldout.json").read_text())
+        assert record["settings"]["path"] == path and record["settings"]["arch"] == "mlp"  # the original's
+        assert record["seed"] == 2 and record["versions"]["torch"] and record["split"]["sha256"]
+        assert set(out) == {"index", "score", "memorization_sign", "n_in", "n_out", "in_subset",
+                            "train_phi", "test_phi", "test_index"}  # the last four: LiRA's shadows
+        assert out["in_subset"].shape == out["train_phi"].shape == (16, len(out["index"]))
+        assert np.array_equal(out["in_subset"].sum(0), out["n_in"])
+        assert out["index"].dtype == np.int64 and out["score"].dtype == np.float32
+        assert out["memorization_sign"].shape == () and int(out["memorization_sign"]) == 1
+        assert np.all(out["n_in"] + out["n_out"] == 16)
+        finite = np.isfinite(out["score"])
+        assert finite.mean() > 0.99 and np.all(np.abs(out["score"][finite]) <= 1)
+        auc = roc_auc_score(planted[out["index"]], np.nan_to_num(out["score"], nan=-1))
+        assert auc >= 0.9, (path, auc)
+    a, b = scores["batched"], scores["sequential"]
+    assert np.array_equal(a["index"], b["index"]) and np.array_equal(a["n_in"], b["n_in"])
+    both = np.isfinite(a["score"]) & np.isfinite(b["score"])
+    assert np.corrcoef(a["score"][both], b["score"][both])[0, 1] > 0.9
+
+
+def test_subsets_depend_on_seed_and_model_only():
+    a, b = draw_subset(100, 0.7, 3, 5), draw_subset(100, 0.7, 3, 5)
+    assert np.array_equal(a, b) and len(a) == 70 and np.all(np.diff(a) > 0)
+    assert not np.array_equal(a, draw_subset(100, 0.7, 3, 6))
+    assert not np.array_equal(a, draw_subset(100, 0.7, 4, 5))
+
+
+def test_sharded_merge_equals_unsharded_exactly(synth, tmp_path, monkeypatch):
+    save, _ = synth
+    run = split_only(save, tmp_path / "run")
+    assert mem("estimate", *SYNTH, *TINY, "--influence", "--save_dir", run) == 0
+    whole = load(run / "memorization" / "heldout.npz")
+    assert whole["influence"].shape == (len(whole["index"]), 150)
+    (run / "memorization" / "heldout.npz").unlink()
+    assert mem("estimate", *SYNTH, *TINY, "--influence", "--shard", 0, "--num_shards", 3, "--save_dir", run) == 0
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")  # shard 1 from a SLURM array task
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
+    assert mem("estimate", *SYNTH, *TINY, "--influence", "--save_dir", run) == 0
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID")
+    monkeypatch.delenv("SLURM_ARRAY_TASK_COUNT")
+    monkeypatch.setenv("RANK", "2")  # shard 2 from torchrun
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert mem("estimate", *SYNTH, *TINY, "--influence", "--save_dir", run) == 0
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    shards = sorted(p.name for p in (run / "memorization" / "shards").iterdir())
+    assert shards == ["heldout_0of3.npz", "heldout_1of3.npz", "heldout_2of3.npz"]
+    assert not (run / "memorization" / "heldout.npz").exists()
+    assert mem("merge", "--save_dir", run) == 0
+    merged = load(run / "memorization" / "heldout.npz")
+    assert set(merged) == set(whole)
+    for key in whole:
+        if key.endswith("_phi"):  # float confidences: the group a model is evaluated in may change the last bit
+            assert np.allclose(merged[key], whole[key], rtol=1e-2, atol=1e-2), key
+        else:
+            assert np.array_equal(merged[key], whole[key], equal_nan=key != "index"), key
+    record = json.loads((run / "memorization" / "heldout.json").read_text())
+    assert len(record["merged_shards"]) == 3
+
+
+def test_incomplete_or_killed_shards_are_never_taken_as_complete(synth, tmp_path, capsys, monkeypatch):
+    save, _ = synth
+    run = split_only(save, tmp_path / "run")
+    shards = run / "memorization" / "shards"
+    # a shard killed while writing leaves only a temp file (engine.io writes temp then renames)
+    shards.mkdir(parents=True)
+    (shards / ".heldout_1of2.npz.x1y2.tmp").write_bytes(b"partial")
+    assert mem("estimate", *SYNTH, *TINY, "--shard", 0, "--num_shards", 2, "--save_dir", run) == 0
+    err = fails(capsys, "merge", "--save_dir", run)
+    assert "missing 1 of 2" in err and "heldout_1of2.npz" in err
+    assert not (run / "memorization" / "heldout.npz").exists()
+    # a complete shard is skipped when asked again
+    capsys.readouterr()
+    assert mem("estimate", *SYNTH, *TINY, "--shard", 0, "--num_shards", 2, "--save_dir", run) == 0
+    assert "skipped" in capsys.readouterr().out
+    # ... but not if the flags changed: it was made with other settings
+    assert "other settings" in fails(capsys, "estimate", *SYNTH, *TINY, "--lr", "0.2", "--shard", 0,
+                                     "--num_shards", 2, "--save_dir", run)
+
+    # a shard killed during training writes nothing
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(heldout, "correctness", killed)
+    with pytest.raises(SystemExit) as e:
+        mem("estimate", *SYNTH, *TINY, "--shard", 1, "--num_shards", 2, "--save_dir", run)
+    assert e.value.code == 130
+    assert sorted(p.name for p in shards.iterdir() if p.suffix == ".npz") == ["heldout_0of2.npz"]
+
+
+def test_batched_stacks_train_like_separate_models_including_batchnorm(synth):
+    save, _ = synth
+    bundle = datasets.load_bundle("synthetic", synth_n=600)
+    data = datasets.prepare_data(bundle, save, "cpu", create_split=False)
+    args = heldout.estimator_args(seed=1, epochs=1, lr=0.05, batch_size=32)
+    build = heldout.build_args("cnn", data)  # the cnn has BatchNorm
+    subsets = {k: draw_subset(len(data.train), 0.7, 1, k) for k in range(2)}
+    plain = [heldout.train_group([k], subsets, data, build, args, torch.device("cpu"), False, 1)
+             for k in range(2)]
+    for kind, cls in (("wide", WideStack), ("vmap", VmapStack)):
+        args.stack = kind
+        stack = heldout.train_group([0, 1], subsets, data, build, args, torch.device("cpu"), True, 2)
+        assert isinstance(stack, cls)
+        for j in range(2):
+            state, ref = stack.state_dict_of(j), plain[j].state_dict()
+            assert set(state) == set(ref)
+            for name in ref:
+                assert torch.allclose(state[name].float(), ref[name].float(), atol=2e-4, rtol=1e-3), (kind, name)
+            # running statistics moved, per model
+            assert not torch.allclose(state["body.0.1.running_mean"], torch.zeros(32))
+            model = models.build_model(**build)
+            model.load_state_dict(state)
+    assert not torch.allclose(plain[0].state_dict()["body.0.1.running_mean"],
+                              plain[1].state_dict()["body.0.1.running_mean"])
+
+
+def test_make_stack_falls_back_to_vmap_for_unknown_layers():
+    class Odd(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = torch.nn.LayerNorm(4)
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(self.norm(x))
+
+    nets = [Odd(), Odd()]
+    x = torch.randn(5, 4)
+    stack = make_stack(nets, x)
+    assert isinstance(stack, VmapStack)
+    assert torch.allclose(stack(x, shared=True), torch.stack([n(x) for n in nets]), atol=1e-6)
+
+
+def test_shard_resolution_from_flags_and_environment():
+    assert resolve_shard(None, None, {}) == (0, 1, None)
+    assert resolve_shard(1, 4, {"RANK": "3", "WORLD_SIZE": "8"})[:2] == (1, 4)
+    assert resolve_shard(None, None, {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4",
+                                      "SLURM_ARRAY_TASK_COUNT": "3"})[:2] == (1, 3)
+    assert resolve_shard(None, None, {"RANK": "2", "WORLD_SIZE": "3"})[:2] == (2, 3)
+
+
+def test_proxies_shapes_signs_and_direction(synth):
+    save, planted = synth
+    n_train = len(load(save / "original" / "learning_events.npz")["index"])
+    expected_sign = {"confidence": -1, "max_conf": -1, "entropy": -1, "bi_acc": -1, "ho_ret": 1, "curvature": 1}
+    assert set(KINDS) == set(expected_sign)
+    for kind in KINDS:
+        extra = ["--ft_epochs", "8"] if kind == "ho_ret" else []
+        assert mem("proxy", *SYNTH, "--kind", kind, "--save_dir", save, *extra) == 0
+        out = load(save / "memorization" / f"{kind}.npz")
+        assert set(out) == {"index", "score", "memorization_sign"}
+        assert out["index"].shape == out["score"].shape == (n_train,)
+        assert int(out["memorization_sign"]) == expected_sign[kind]
+        assert np.isfinite(out["score"]).all()
+        oriented = out["score"] * out["memorization_sign"]
+        auc = roc_auc_score(planted[out["index"]], oriented)
+        assert auc > (0.85 if expected_sign[kind] < 0 else 0.6), (kind, auc)
+        side = json.loads((save / "memorization" / f"{kind}.json").read_text())
+        assert side["kind"] == kind and side["memorization_sign"] == expected_sign[kind]
+    events = load(save / "original" / "learning_events.npz")
+    conf = load(save / "memorization" / "confidence.npz")
+    assert np.allclose(conf["score"], events["confidence"].mean(0), atol=1e-6)
+    assert (load(save / "memorization" / "entropy.npz")["score"] <= 1e-6).all()  # negative entropy
+
+
+def test_entanglement_score_uses_exact_means(synth):
+    save, _ = synth
+    bundle = datasets.load_bundle("synthetic", synth_n=600)
+    data = datasets.prepare_data(bundle, save, "cpu", create_split=False)
+    torch.manual_seed(0)
+    model = models.build_model("cnn", 10, (1, 8, 8), bundle.mean, bundle.std)
+    model.train()  # ES must switch to eval mode itself (BatchNorm uses running statistics)
+    retain, forget = data.train.subset(np.arange(0, 61)), data.train.subset(np.arange(61, 84))
+    es = entanglement_score(model, retain, forget, batch_size=7)  # 61 = 8*7+5: a short last batch
+    assert model.training
+    with torch.no_grad():
+        model.eval()
+        fr = model.features(retain.x.float()).double().numpy()
+        ff = model.features(forget.x.float()).double().numpy()
+    mu_r, mu_f = fr.mean(0), ff.mean(0)
+    mu = (mu_r + mu_f) / 2
+    intra = ((fr - mu_r) ** 2).sum(1).mean() + ((ff - mu_f) ** 2).sum(1).mean()
+    inter = (((mu_r - mu) ** 2).sum() + ((mu_f - mu) ** 2).sum()) / 2
+    assert es == pytest.approx(intra / inter, rel=1e-6)
+    assert inter == pytest.approx(((mu_r - mu_f) ** 2).sum() / 4, rel=1e-9)
+    # the mean of batch means (RUM's bug) is a different number here
+    batch_means = np.mean([fr[i:i + 7].mean(0) for i in range(0, 61, 7)], axis=0)
+    assert not np.allclose(batch_means, mu_r, rtol=1e-4)
+    # the size-weighted centre is the documented alternative
+    glob = entanglement_terms(fr, ff, mu="global")
+    centre = np.concatenate([fr, ff]).mean(0)
+    inter_g = (((mu_r - centre) ** 2).sum() + ((mu_f - centre) ** 2).sum()) / 2
+    assert glob["es"] == pytest.approx(intra / inter_g, rel=1e-6)
+    # features come without augmentation: identical to a plain pass
+    assert np.allclose(embeddings(model, retain, 7).numpy(), fr)
+
+
+def test_distance_groups_and_es_command(synth):
+    save, _ = synth
+    bundle = datasets.load_bundle("synthetic", synth_n=600)
+    data = datasets.prepare_data(bundle, save, "cpu", create_split=False)
+    from engine.checkpoint import load_model
+    model, _ = load_model(save / "original", data)
+    groups, dists = distance_groups(model, data.train, 15, return_distances=True)
+    size = len(data.train) // 15
+    assert len(groups) == 15 and all(len(g) == size for g in groups)
+    flat = np.concatenate(groups)
+    assert len(np.unique(flat)) == len(flat) and np.isin(flat, data.train.idx.numpy()).all()
+    assert all(dists[g].max() <= dists[g + 1].min() for g in range(14))
+    assert all(np.all(np.diff(d) >= 0) for d in dists)
+    assert mem("es", *SYNTH, "--save_dir", save) == 0
+    out = json.loads((save / "memorization" / "es_groups.json").read_text())
+    assert [r["group"] for r in out["groups"]] == list(range(15)) and out["mu"] == "midpoint"
+    assert all(r["size"] == size and r["es"] > 0 for r in out["groups"])
+    assert [r["indices"] for r in out["groups"]] == [g.tolist() for g in groups]
+
+
+def test_bad_input_is_one_line_exit_2(synth, tmp_path, capsys):
+    save, _ = synth
+    empty = tmp_path / "empty"
+    assert "main_train.py" in fails(capsys, "estimate", *SYNTH, "--save_dir", empty)
+    assert not empty.exists()
+    bare = split_only(save, tmp_path / "bare")  # a split but no original model / events
+    assert "main_train.py" in fails(capsys, "proxy", *SYNTH, "--kind", "confidence", "--save_dir", bare)
+    assert "main_train.py" in fails(capsys, "proxy", *SYNTH, "--kind", "ho_ret", "--save_dir", bare)
+    assert "main_train.py" in fails(capsys, "es", *SYNTH, "--save_dir", bare)
+    assert "--kind" in fails(capsys, "proxy", *SYNTH, "--kind", "loss", "--save_dir", bare)
+    assert "--num_models" in fails(capsys, "estimate", *SYNTH, "--num_models", "1", "--save_dir", bare)
+    assert "--num_models" in fails(capsys, "estimate", *SYNTH, "--num_models", "x", "--save_dir", bare)
+    assert "--subset_ratio" in fails(capsys, "estimate", *SYNTH, "--subset_ratio", "1.5", "--save_dir", bare)
+    assert "--epochs" in fails(capsys, "estimate", *SYNTH, "--epochs", "0", "--save_dir", bare)
+    assert "shard 3" in fails(capsys, "estimate", *SYNTH, "--shard", "3", "--num_shards", "2", "--save_dir", bare)
+    assert "together" in fails(capsys, "estimate", *SYNTH, "--shard", "0", "--save_dir", bare)
+    assert "--h" in fails(capsys, "proxy", *SYNTH, "--kind", "curvature", "--h", "-1", "--save_dir", save)
+    assert "--ft_lr" in fails(capsys, "proxy", *SYNTH, "--kind", "ho_ret", "--ft_lr", "0", "--save_dir", save)
+    assert "--n_groups" in fails(capsys, "es", *SYNTH, "--n_groups", "0", "--save_dir", save)
+    assert "no shard files" in fails(capsys, "merge", "--save_dir", bare)
+    assert "invalid choice" in fails(capsys, "forget")
+    assert not (bare / "memorization").exists()  # nothing half-written
+
+
+def test_module_entry_point_errors_without_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "memorization", "estimate", "--save_dir", tmp_path / "x"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "main_train.py" in err, err
+    assert err.startswith("memorization: error:")
+

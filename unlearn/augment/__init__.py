@@ -1,0 +1,9 @@
+"""Forget-set augmentation (capstone-spec §7): `simple` (jittered copies), `arpl` (confusing
+images from a generator trained with reciprocal points) and `opengan` (generated penultimate-layer
+features used as extra soft targets). Generators are trained by
+`python -m unlearn.augment train --kind arpl|opengan ...` and saved under
+`<save_dir>/augment/<kind>/<forget set>/`. The augmented examples go to the METHOD only;
+evaluation keeps the real forget set (unlearn/addons.py wires this into the pipeline)."""
+
+KINDS = ("none", "simple", "arpl", "opengan")
+GENERATOR_KINDS = ("arpl", "opengan")
