@@ -11,8 +11,10 @@ $(PY):
 	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install -r requirements.txt
 
+# one OpenMP thread a process unless OMP_NUM_THREADS says otherwise: the demo's models are tiny,
+# and on a busy machine two threads a process ran the demo 7x slower (docs/performance.md)
 demo: $(PY)
-	bash scripts/demo.sh $(PY) $(DEMO_DIR)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} bash scripts/demo.sh $(PY) $(DEMO_DIR)
 
 test: $(PY)
 	$(PY) -m pytest -q tests

@@ -78,6 +78,15 @@ def augment_batch(x, pad=0, flip=False, generator=None, part=None):
     return x.reshape(n, c, -1).gather(2, offsets).view(n, c, h, w)
 
 
+def alternating_flip(x, idx, epoch):
+    """--recipe fast: flip example i in epoch e iff (e + phase(i)) is odd, phase(i) a fixed
+    pseudo-random bit of its original index, so each example is flipped on alternate epochs."""
+    idx = torch.as_tensor(idx, dtype=torch.long).to(x.device)
+    phase = ((idx * 2654435761) >> 16) & 1
+    flip = (phase + int(epoch)) % 2 == 1
+    return torch.where(flip.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
+
+
 class TensorSet:
     """Examples addressed by original index; x stays on its device, batches are sliced from it.
 
@@ -143,7 +152,7 @@ class TensorSet:
         return TensorSet(torch.cat([self.x, other.x]), y, idx, self.augment)
 
     def batches(self, batch_size, shuffle=False, augment=False, generator=None, drop_last=False,
-                with_index=False):
+                with_index=False, flip_epoch=None):
         """Yield (x, y[, idx]) with x as float in [0,1] on the data's device.
 
         Under data parallelism (engine/distributed.py) a shuffled pass yields this rank's shard
@@ -159,7 +168,11 @@ class TensorSet:
                 a, b = distributed.take_shard(len(pos))
                 part, pos, dpos = (a, b, len(pos)), pos[a:b], dpos[a:b]
             x = self._x[self._rows_of(dpos)]
-            if augment:
+            if augment and flip_epoch is not None:  # --recipe fast: alternating, not random, flip
+                x = augment_batch(x, generator=generator, part=part, **{**self.augment, "flip": False})
+                if self.augment.get("flip"):
+                    x = alternating_flip(x, self.idx[pos], flip_epoch)
+            elif augment:
                 x = augment_batch(x, generator=generator, part=part, **self.augment)
             x = to_float(x)
             if with_index:

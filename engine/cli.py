@@ -93,15 +93,20 @@ def add_optim_args(p, epochs=30, lr=0.1, prefix=""):
     g.add_argument(f"--{prefix}lr", type=non_negative_float, default=lr)
     g.add_argument("--momentum", type=non_negative_float, default=0.9)
     g.add_argument("--weight_decay", type=non_negative_float, default=5e-4)
-    g.add_argument("--scheduler", choices=("cosine", "multistep", "constant"), default="cosine")
+    g.add_argument("--scheduler", choices=("cosine", "multistep", "constant", "linear"), default="cosine")
     g.add_argument("--decreasing_lr", type=int_list, default=[91, 136],
                    help="milestones of --scheduler multistep")
     g.add_argument("--gamma_lr", type=non_negative_float, default=0.1, help="multistep decay factor")
     g.add_argument("--warmup", type=int, default=0, help="linear warm-up epochs (per iteration)")
+    g.add_argument("--recipe", choices=("default", "fast"), default="default",
+                   help="fast: airbench-style recipe for --arch fastnet (label smoothing 0.2, Nesterov, "
+                        "warm-up + linear decay, alternating flip, flip TTA, whitening init; "
+                        "engine/recipe.py)")
     return g
 
 
 def finish(args):
     if args.save_dir is None:
         args.save_dir = f"runs/{args.dataset}"
-    return args
+    from . import recipe
+    return recipe.apply(args)

@@ -14,6 +14,7 @@ from . import distributed
 from .device import fast_path_plan, prepare_model, resolve_device
 from .errors import Diverged, UserError
 from .events import LearningEvents
+from . import recipe
 from .io import ensure_writable_dir, load_state, save_state, write_json
 from .record import run_record
 from .seed import generator, seed_everything
@@ -66,8 +67,11 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, c
     h = Trainer(model, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
                 weight_decay=args.weight_decay, scheduler=args.scheduler,
                 milestones=args.decreasing_lr, gamma=args.gamma_lr, warmup=args.warmup,
-                steps_per_epoch=steps, desc=desc)
+                steps_per_epoch=steps, desc=desc, nesterov=getattr(args, "nesterov", False))
     gen = generator(seed, offset=1)
+    fast = recipe.is_fast(args)
+    if fast:  # whitening init of the first layer from (unaugmented) training images
+        recipe.whiten(model, next(train_set.batches(recipe.WHITEN_SAMPLE))[0])
     history = []
     if resume and checkpoint is not None and Path(checkpoint).exists():
         history = restore_progress(checkpoint, model, h, gen, events)
@@ -76,16 +80,17 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, c
     model.train()
     for epoch in h.epochs():
         for x, y, idx in train_set.batches(args.batch_size, shuffle=True, augment=True,
-                                           generator=gen, with_index=True):
+                                           generator=gen, with_index=True,
+                                           flip_epoch=epoch if fast else None):
             with h.autocast():
                 logits = model(x)
-                loss = F.cross_entropy(logits, y)
+                loss = recipe.loss(logits, y, args) if fast else F.cross_entropy(logits, y)
             if events is not None:
                 events.record(epoch, idx, logits, y)
             h.step(loss)
         check_finite_weights(model, desc)
         if val_set is not None and len(val_set):
-            history.append(accuracy(model, val_set))
+            history.append(accuracy(recipe.for_eval(model, args, val_set), val_set))
             model.train()
     return h, history
 
@@ -113,8 +118,9 @@ def train_original(args):
     wall = time.perf_counter() - start
     record = run_record(args, data.split, arch=arch, device=str(device))
     metrics = {**record, "diverged": diverged,
-               "accuracy": {} if diverged else accuracies(model, {"train": data.train, "val": data.val,
-                                                                  "test": data.test}),
+               "accuracy": {} if diverged else accuracies(recipe.for_eval(model, args, data.train),
+                                                            {"train": data.train, "val": data.val,
+                                                             "test": data.test}),
                "val_history": history, "wall_time_s": wall}
     if not diverged:
         save_model(out, model, build, dataset=args.dataset, split_sha=data.split.sha, seed=args.seed)

@@ -20,7 +20,7 @@ from . import distributed
 from .device import autocast
 from .errors import Diverged, UserError
 
-SCHEDULERS = ("constant", "cosine", "multistep")
+SCHEDULERS = ("constant", "cosine", "multistep", "linear")
 
 
 def make_scheduler(optimizer, name, epochs, milestones=(), gamma=0.1):
@@ -30,13 +30,16 @@ def make_scheduler(optimizer, name, epochs, milestones=(), gamma=0.1):
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=gamma)
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 1.0)
+    if name == "linear":  # --recipe fast: linear decay to 0 over the epochs (after the warm-up)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: max(0.0, 1.0 - e / max(1, epochs)))
     raise UserError(f"unknown --scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
 
 
 class Trainer:
     def __init__(self, model, lr, epochs, momentum=0.9, weight_decay=5e-4, scheduler="constant",
                  milestones=(), gamma=0.1, warmup=0, steps_per_epoch=None, mask=None, params=None,
-                 desc="train", device=None, progress=True, optimizer="sgd", regularizer=None):
+                 desc="train", device=None, progress=True, optimizer="sgd", regularizer=None,
+                 nesterov=False):
         self.model, self.num_epochs, self.desc, self.progress = model, int(epochs), desc, progress
         # optional extra loss term, regularizer(model) -> scalar, added in every step before
         # backward (the capstone's SSL / OpenGAN add-ons, unlearn/ssl/regularizer.py)
@@ -52,7 +55,11 @@ class Trainer:
         if optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=opt_wd)
         else:
-            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd)
+            if nesterov:  # --recipe fast (engine/recipe.py)
+                self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd,
+                                                 nesterov=True)
+            else:
+                self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd)
         self.scheduler = make_scheduler(self.optimizer, scheduler, self.num_epochs, milestones, gamma)
         self.warmup_steps = int(warmup * steps_per_epoch) if warmup and steps_per_epoch else 0
         self.global_step, self.epoch, self.seconds = 0, 0, 0.0

@@ -39,6 +39,8 @@ from engine.device import prepare_model
 from engine.errors import Diverged, UserError
 from engine.io import read_json, read_npz, sha256_of_indices, write_npz
 from engine.record import run_record
+from datasets.base import alternating_flip
+from engine import recipe
 from engine.train import Trainer, check_finite_weights
 from .common import check_positive, load_data, out_dir, write_scores
 from .seeds import (check_subset_ratio, draw_subset, init_model, order_generator, resolve_shard,
@@ -78,7 +80,8 @@ def settings(args, data, arch, batched):
             "path": "batched" if batched else "sequential", "models_per_batch": group,
             "stack": args.stack if batched else None,
             "synthetic": {k: getattr(args, k) for k in ("synth_n", "synth_shape", "synth_label_noise")}
-            if args.dataset == "synthetic" else None}
+            if args.dataset == "synthetic" else None,
+            **({"recipe": "fast"} if recipe.is_fast(args) else {})}  # absent for default: same fingerprint
 
 
 def fingerprint(setting):
@@ -100,7 +103,7 @@ def _trainer(net, args, steps, desc):
     return Trainer(net, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
                    weight_decay=args.weight_decay, scheduler=args.scheduler,
                    milestones=args.decreasing_lr, gamma=args.gamma_lr, warmup=args.warmup,
-                   steps_per_epoch=steps, desc=desc)
+                   steps_per_epoch=steps, desc=desc, nesterov=getattr(args, "nesterov", False))
 
 
 def train_group(ks, subsets, data, build, args, device, batched, group_size):
@@ -112,6 +115,11 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
     ks = list(ks) + [ks[0]] * (group_size - len(ks)) if batched else list(ks)
     nets = [init_model(lambda: models.build_model(**build), args.seed, k).to(device) for k in ks]
     x_all, y_all = data.train.x, data.train.y
+    fast = recipe.is_fast(args)
+    flip = fast and bool(data.train.augment.get("flip"))
+    if fast:  # --recipe fast: whitening init of each model from its own training subset
+        for k, net in zip(ks, nets):
+            recipe.whiten(net, to_float(x_all[torch.as_tensor(subsets[k][:recipe.WHITEN_SAMPLE])]).to(device))
     if batched:
         net = make_stack(nets, to_float(x_all[:4]).to(device), getattr(args, "stack", "auto"))
     else:
@@ -124,16 +132,20 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
                  desc=f"model {ks[0]}" if len(set(ks)) == 1 else f"models {ks[0]}..{max(ks)}")
     net.train()
     try:
-        for _ in h.epochs():
+        for epoch in h.epochs():
             perms = torch.stack([torch.randperm(n_sub, generator=g) for g in gens])
             order = subs.gather(1, perms).to(x_all.device)
             for start in range(0, n_sub, batch):
                 pos = order[:, start:start + batch]  # [M, B]: each model its own batch
                 x, y = to_float(x_all[pos]), y_all[pos]
+                if flip:  # --recipe fast: alternating flip, per model's own batch
+                    x = alternating_flip(x.flatten(0, 1), data.train.idx[pos.flatten().cpu()],
+                                         epoch).view_as(x)
                 with h.autocast():
                     logits = net(x) if batched else net(x[0])[None]
                 # sum over models of each model's mean loss: each stacked model gets its own gradient
-                loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
+                loss = (recipe.loss(logits.flatten(0, 1).float(), y.flatten(), args, reduction="sum") if fast
+                        else F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum"))
                 h.step(loss / pos.shape[1])
         check_finite_weights(net, "heldout models")
     except Diverged as e:
@@ -142,13 +154,15 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
 
 
 @torch.no_grad()
-def correctness(net, tset, batched, batch_size=1024):
+def correctness(net, tset, batched, batch_size=1024, tta=False):
     """([M, N] booleans: is each model's top-1 prediction right, [M, N] float16 logit-scaled
     confidence log p_y − log(1 − p_y): the shadow-model statistic of the LiRA attack), eval mode."""
     net.eval()
     hits, phis = [], []
     for x, y in tset.batches(batch_size):
         logits = (net(x, shared=True) if batched else net(x)[None]).float()
+        if tta:  # --recipe fast on data sets that flip: average with the mirrored image
+            logits = 0.5 * (logits + (net(x.flip(-1), shared=True) if batched else net(x.flip(-1))[None]).float())
         hits.append((logits.argmax(-1) == y[None]).cpu())
         label = y[None, :, None].expand(logits.shape[0], -1, 1)
         z_y = logits.gather(2, label).squeeze(2)
@@ -178,7 +192,8 @@ def run_models(ks, data, build, args, device, batched, group_size, progress=True
         for r, k in zip(range(start, start + len(group)), group):
             rec["in_subset"][r, subsets[k]] = True
         for part, tset in (("train", data.train), ("test", data.test)):
-            hits, phi = correctness(net, tset, batched)
+            hits, phi = correctness(net, tset, batched,
+                                    tta=recipe.is_fast(args) and bool(tset.augment.get("flip")))
             rec[f"{part}_correct"][rows], rec[f"{part}_phi"][rows] = hits[:len(group)], phi[:len(group)]
         bar.update(len(group))
     bar.close()

@@ -2,6 +2,6 @@
 `features(x) -> [B, feature_dim]`, the linear head `fc`, and `forward(x) = fc(features(x))`."""
 from .base import Classifier, Normalize
 from .registry import MODELS, build_model, check_arch, register
-from . import resnet, small, vgg  # noqa: F401  (imported for their @register side effect)
+from . import fastnet, resnet, small, vgg  # noqa: F401  (imported for their @register side effect)
 
 __all__ = ["MODELS", "Classifier", "Normalize", "build_model", "check_arch", "register"]
