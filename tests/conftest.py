@@ -36,3 +36,16 @@ def trained_digits(tmp_path_factory):
     proc = run_script("main_train.py", "--dataset", "digits", "--save_dir", save, "--epochs", "8")
     assert proc.returncode == 0, proc.stderr
     return save
+
+
+def copy_run_with_confidence_scores(trained, dst):
+    """A private copy of a trained run plus a confidence-proxy score file made from its learning
+    events (a stand-in for `python -m memorization proxy --kind confidence`)."""
+    import shutil
+    import numpy as np
+    from engine.io import write_npz
+    shutil.copytree(trained, dst)
+    ev = np.load(dst / "original" / "learning_events.npz")
+    write_npz(dst / "memorization" / "confidence.npz", index=ev["index"],
+              score=ev["confidence"].mean(0).astype(np.float64), memorization_sign=np.array(-1.0))
+    return dst

@@ -1,25 +1,17 @@
 import json
-import shutil
 
 import numpy as np
 import pytest
-import torch
 
 import main_rum
 import unlearn
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, copy_run_with_confidence_scores, run_script
 from engine import rum
-from engine.io import write_npz
 
 
 @pytest.fixture()
 def rum_dir(trained_digits, tmp_path):
-    dst = tmp_path / "run"
-    shutil.copytree(trained_digits, dst)
-    ev = np.load(dst / "original" / "learning_events.npz")
-    write_npz(dst / "memorization" / "confidence.npz", index=ev["index"],
-              score=ev["confidence"].mean(0).astype(np.float64), memorization_sign=np.array(-1.0))
-    return dst
+    return copy_run_with_confidence_scores(trained_digits, tmp_path / "run")
 
 
 def test_shuffle_chunks_partition_the_forget_set():

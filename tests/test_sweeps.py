@@ -1,12 +1,9 @@
 import os
-import shutil
 import subprocess
 import sys
 
-import numpy as np
 
-from conftest import ROOT
-from engine.io import write_npz
+from conftest import ROOT, copy_run_with_confidence_scores
 
 
 def sweep(script, save, *args):
@@ -16,11 +13,7 @@ def sweep(script, save, *args):
 
 
 def test_interrupted_sweep_reruns_only_the_missing_runs(trained_digits, tmp_path):
-    save = tmp_path / "sweep"
-    shutil.copytree(trained_digits, save)
-    ev = np.load(save / "original" / "learning_events.npz")
-    write_npz(save / "memorization" / "confidence.npz", index=ev["index"],
-              score=ev["confidence"].mean(0).astype(np.float64), memorization_sign=np.array(-1.0))
+    save = copy_run_with_confidence_scores(trained_digits, tmp_path / "sweep")
     args = ("--methods", "GA NG", "--groups", "high", "--seeds", "1", "-n", "20",
             "--mem_proxy", "confidence", "--extra", "--unlearn_epochs 1")
     proc = sweep("sweep_mem.sh", save, *args)
