@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 
-
 from conftest import ROOT, copy_run_with_confidence_scores
 
 
