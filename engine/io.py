@@ -64,6 +64,20 @@ def write_json(path, data):
     return _atomic(path, lambda f: f.write(text.encode()))
 
 
+def write_text(path, text):
+    return _atomic(path, lambda f: f.write(text.encode()))
+
+
+def write_png(path, fig, dpi=110):
+    """Save a matplotlib figure atomically and close it."""
+    import io
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return _atomic(path, lambda f: f.write(buf.getvalue()))
+
+
 def read_json(path, what="file"):
     path = Path(path)
     if not path.is_file():

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from engine.errors import UserError
-from engine.io import _atomic
+from engine.io import write_png, write_text
 
 ACC_SETS = ("forget", "retain", "val", "test")
 
@@ -137,10 +137,6 @@ def to_markdown(rows, columns, titles):
     return "\n".join(lines) + "\n"
 
 
-def write_text(path, text):
-    return _atomic(path, lambda f: f.write(text.encode()))
-
-
 GROUP_ORDER = {"memorization": ["low", "mid", "high", "mix"], "es": [f"g{i}" for i in range(15)] + ["mix"]}
 
 
@@ -169,8 +165,4 @@ def plot_by_group(rows, kind, column, path, ylabel):
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    _atomic(path, lambda f: f.write(buf.getvalue()))
-    return path
+    return write_png(path, fig, dpi=120)

@@ -7,7 +7,6 @@ MIA code (no second MIA here):
 - `tsne_plot`: t-SNE of forget / retain / test features before and after unlearning
   (subsampled to at most 1500 points; the capstone embedded ~50k points).
 """
-import io
 import math
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 
 from engine.device import autocast
-from engine.io import _atomic
+from engine.io import write_png
 from .accuracy import eval_mode
 
 MAX_POINTS = 1500
@@ -104,8 +103,4 @@ def tsne_plot(before, after, sets, path, seed=0, max_points=MAX_POINTS):
     axes[1].legend(loc="best", fontsize=7, markerscale=1.5)
     fig.suptitle(" / ".join(f"{n} {len(picked[n])}" for n in names) + " points; colour = class")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    _atomic(path, lambda f: f.write(buf.getvalue()))
-    return Path(path)
+    return write_png(path, fig)

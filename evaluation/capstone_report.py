@@ -6,7 +6,6 @@ over seeds), a ToW / ToW-MIA figure and a t-SNE figure.
 
 Only that section of the results file is replaced; the rest of the file is kept as it is.
 """
-import io
 import math
 import re
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from engine import cli
 from engine.errors import UserError, cli_main
-from engine.io import _atomic
+from engine.io import write_png, write_text
 from . import aggregate
 
 SECTION = "## Capstone experiment"
@@ -111,10 +110,7 @@ def tow_figure(rows, kinds, path):
             ax.set_title(f"{KIND_TITLE.get(kind, kind)}: {label}", fontsize=10)
     axes[0][-1].legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    _atomic(path, lambda f: f.write(buf.getvalue()))
+    write_png(path, fig)
 
 
 def tsne_figures(runs, folder):
@@ -170,7 +166,7 @@ def render(runs, save_dir, results_path, command, seconds):
                   f"({m['forget_set']['name']}, add-on {ADDON_LABEL.get(addon_of(m), '?')}, seed {m['seed']}):",
                   "", f"![t-SNE]({'figures/' + name})", ""]
     text = results_path.read_text() if results_path.exists() else ""
-    _atomic(results_path, lambda f: f.write(replace_section(text, "\n".join(parts) + "\n").encode()))
+    write_text(results_path, replace_section(text, "\n".join(parts) + "\n"))
     return rows
 
 

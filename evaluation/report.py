@@ -3,7 +3,7 @@ from pathlib import Path
 
 from engine import cli
 from engine.errors import UserError
-from engine.io import ensure_writable_dir
+from engine.io import ensure_writable_dir, write_text
 from . import aggregate
 
 
@@ -31,9 +31,9 @@ def run(args, name, columns, titles, plots):
                         "run main_forget.py first")
     out = ensure_writable_dir(Path(args.out) if args.out else Path(args.save_dir) / "analysis", "--out")
     rows = aggregate.summarise(runs, columns)
-    aggregate.write_text(out / f"{name}.csv", aggregate.to_csv(rows))
+    write_text(out / f"{name}.csv", aggregate.to_csv(rows))
     table = aggregate.to_markdown(rows, columns, titles)
-    aggregate.write_text(out / f"{name}.md", table)
+    write_text(out / f"{name}.md", table)
     written = [out / f"{name}.csv", out / f"{name}.md"]
     for kind, column, ylabel in plots:
         png = aggregate.plot_by_group(rows, kind, column, out / f"{column}_by_{kind}.png", ylabel)

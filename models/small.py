@@ -40,3 +40,10 @@ def cnn(num_classes, in_shape):
 @register("mlp")
 def mlp(num_classes, in_shape):
     return MLP(num_classes, in_shape)
+
+
+@register("tinymlp")
+def tinymlp(num_classes, in_shape):
+    # the "many small MLPs" of the heldout-estimator prototype: a step costs so little compute
+    # that one model at a time is bound by per-step overhead, which the batched path amortises
+    return MLP(num_classes, in_shape, hidden=64)
