@@ -90,10 +90,23 @@ def group_split(scores, n, mid_target):
     return high, mid, low
 
 
-def mix_of(high, mid, low, n):
-    """A third of each group; the low part takes the remainder so the total is n."""
+def mix_parts(high, mid, low, n):
+    """(high, mid, low) parts of a `mix` of n: a third of each group, the low part taking the
+    remainder. Parts are disjoint: where few scores lie near the mid target (digits: most heldout
+    scores are 0, few near 0.5) the mid group overlaps the high one, so each part takes the first
+    of its group not already in an earlier part (RUM took them blindly: duplicates)."""
     third = n // 3
-    return np.concatenate([high[:third], mid[:third], low[:n - 2 * third]])
+    taken, parts = set(), []
+    # each group lists n positions and earlier parts take at most 2 * third of them: enough left
+    for group, size in ((high, third), (mid, third), (low, n - 2 * third)):
+        fresh = [p for p in group.tolist() if p not in taken][:size]
+        taken.update(fresh)
+        parts.append(np.asarray(fresh, dtype=np.int64))
+    return parts
+
+
+def mix_of(high, mid, low, n):
+    return np.concatenate(mix_parts(high, mid, low, n))
 
 
 def load_scores(path, train_idx):
@@ -123,8 +136,7 @@ def load_scores(path, train_idx):
 def memorization_set(train_idx, scores, group, n, proxy):
     if group not in MEM_GROUPS:
         raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
-    per_group = n if group != "mix" else n
-    check_size(per_group, len(train_idx))
+    check_size(n, len(train_idx))
     # True memorization lives in [-1, 1] with a natural middle at 0.5; proxies have no fixed
     # scale, so their middle is the median (rum-spec §5.2, §5.4).
     finite = scores[np.isfinite(scores)]
@@ -140,10 +152,8 @@ def memorization_set(train_idx, scores, group, n, proxy):
 def memorization_parts(train_idx, scores, n, proxy):
     """The low / mid / high parts of a `mix` forget set (used by RUM), as original indices."""
     mid_target = 0.5 if proxy == "heldout" else float(np.median(scores[np.isfinite(scores)]))
-    high, mid, low = group_split(scores, n, mid_target)
-    third = n // 3
-    return {"low": train_idx[low[:n - 2 * third]], "mid": train_idx[mid[:third]],
-            "high": train_idx[high[:third]]}
+    high, mid, low = mix_parts(*group_split(scores, n, mid_target), n)
+    return {"low": train_idx[low], "mid": train_idx[mid], "high": train_idx[high]}
 
 
 # ---- entanglement (ES) groups (rum-spec §5.3) --------------------------------------------------

@@ -1,4 +1,4 @@
-"""python -m memorization {estimate,merge,proxy,es} ... (see --help of each)."""
+"""python -m memorization {estimate,merge,proxy,es,report} ... (see --help of each)."""
 import argparse
 import sys
 
@@ -88,12 +88,28 @@ def add_es(sub):
     p.set_defaults(run=run_es)
 
 
+def add_report(sub):
+    p = sub.add_parser("report", help="proxies vs the heldout estimate; ES of every group",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Spearman and Pearson correlation of every proxy file with heldout.npz "
+                                   "(correlations.csv, scatter.png) and the ES of each memorization group "
+                                   "and each distance group (es.csv), in <save_dir>/memorization/report/.")
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    p.add_argument("--n_groups", type=int, default=15, help="distance groups (RUM: 15)")
+    p.add_argument("--num_indexes_to_replace", type=int, default=None,
+                   help="examples per group (default: the size of a distance group)")
+    p.add_argument("--mu", choices=("midpoint", "global"), default="midpoint",
+                   help="ES centre: midpoint of the two means (RUM) or the mean of R and F together")
+    p.set_defaults(run=run_report)
+
+
 def build_parser():
     p = cli.parser(__doc__)
     p.prog = PROG
-    sub = p.add_subparsers(dest="command", metavar="{estimate,merge,proxy,es}")
+    sub = p.add_subparsers(dest="command", metavar="{estimate,merge,proxy,es,report}")
     sub.required = True
-    for add in (add_estimate, add_merge, add_proxy, add_es):
+    for add in (add_estimate, add_merge, add_proxy, add_es, add_report):
         add(sub)
     return p
 
@@ -137,6 +153,22 @@ def run_es(args):
     for r in out["groups"]:
         print(f"{r['group']:>5} {r['size']:>6} {r['es']:>10.4g} {r['distance_min']:>9.3g}-{r['distance_max']:<9.3g}")
     print(f"-> {out['path']}")
+    return 0
+
+
+def run_report(args):
+    from .report import report
+    out = report(args)
+    print(f"{'proxy':>12} {'n':>6} {'Spearman':>9} {'Pearson':>9}")
+    for r in out["correlations"]:
+        rho, r_p = (f"{v:+.3f}" if v is not None else "n/a" for v in (r["spearman"], r["pearson"]))
+        print(f"{r['proxy']:>12} {r['n']:>6} {rho:>9} {r_p:>9}")
+    if not out["correlations"]:
+        print(f"no proxy files yet: {PROG} proxy --kind confidence --save_dir {args.save_dir}")
+    print(f"{'group':>15} {'size':>6} {'ES':>10}")
+    for r in out["entanglement"]:
+        print(f"{r['kind'][:3] + ' ' + str(r['group']):>15} {r['size']:>6} {r['es']:>10.4g}")
+    print(f"-> {out['folder']}/{{correlations.csv,scatter.png,es.csv,report.json}}")
     return 0
 
 

@@ -81,16 +81,20 @@ def distance_groups(model, train_set, n_groups=15, batch_size=1024, return_dista
 def group_entanglement(model, train_set, n_groups=15, n=None, batch_size=1024, mu="midpoint"):
     """ES of each distance group used as a forget set (its first n examples, as the forget-set
     builder takes them; all of it when n is None) against the rest of D. One feature pass."""
-    feats = embeddings(model, train_set, batch_size)
+    return distance_group_entanglement(embeddings(model, train_set, batch_size), train_set.idx.numpy(),
+                                       n_groups, n, mu)
+
+
+def distance_group_entanglement(feats, idx, n_groups=15, n=None, mu="midpoint"):
+    """`group_entanglement` from the embeddings `feats` [N, d] of the examples `idx`."""
     dist = centroid_distances(feats)
     order = np.argsort(dist, kind="stable")
-    size = len(train_set) // n_groups
-    idx = train_set.idx.numpy()
+    size = len(idx) // n_groups
     rows = []
     for g in range(n_groups):
         members = order[g * size:(g + 1) * size]
         forget = members[:n] if n else members
-        mask = np.zeros(len(train_set), dtype=bool)
+        mask = np.zeros(len(idx), dtype=bool)
         mask[forget] = True
         terms = entanglement_terms(feats[~mask], feats[mask], mu)
         rows.append({"group": g, "size": int(len(forget)), **terms,

@@ -8,17 +8,23 @@ from .common import check_positive, load_data, load_original, out_dir, run_recor
 from .entanglement import group_entanglement
 
 
-def es_groups(args):
+def group_size(args, n_train):
+    """Examples per distance group; checks --n_groups and --num_indexes_to_replace against it."""
     check_positive(args.n_groups, "--n_groups", integer=True)
     if args.num_indexes_to_replace is not None:
         check_positive(args.num_indexes_to_replace, "--num_indexes_to_replace", integer=True)
-    device, data = load_data(args)
-    size = len(data.train) // args.n_groups
+    size = n_train // args.n_groups
     if size < 1:
-        raise UserError(f"--n_groups {args.n_groups} is more than the {len(data.train)} training examples")
+        raise UserError(f"--n_groups {args.n_groups} is more than the {n_train} training examples")
     if args.num_indexes_to_replace and args.num_indexes_to_replace > size:
         raise UserError(f"--num_indexes_to_replace {args.num_indexes_to_replace} is larger than a group "
                         f"({size} examples)")
+    return size
+
+
+def es_groups(args):
+    device, data = load_data(args)
+    size = group_size(args, len(data.train))
     model, _ = load_original(args, data, device)
     start = time.perf_counter()
     rows = group_entanglement(model, data.train, args.n_groups, args.num_indexes_to_replace,

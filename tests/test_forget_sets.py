@@ -38,6 +38,21 @@ def test_memorization_set_groups_and_mix():
         fs.memorization_set(TRAIN, scores, "high", 51, "heldout")
 
 
+def test_mix_parts_are_disjoint_when_mid_overlaps_high():
+    # digits-like scores: most exactly 0, few near the mid target 0.5, so "mid" is mostly "high"
+    scores = np.zeros(50)
+    scores[:6] = [1.0, 0.9, 0.75, 0.6, 0.5, 0.45]
+    high = fs.memorization_set(TRAIN, scores, "high", 9, "heldout")
+    mid = fs.memorization_set(TRAIN, scores, "mid", 9, "heldout")
+    assert len(set(high.indices) & set(mid.indices)) >= 5
+    mix = fs.memorization_set(TRAIN, scores, "mix", 9, "heldout")
+    assert len(set(mix.indices)) == 9
+    parts = fs.memorization_parts(TRAIN, scores, 9, "heldout")
+    assert sum(len(p) for p in parts.values()) == 9
+    assert set(np.concatenate(list(parts.values()))) == set(mix.indices)
+    assert set(parts["high"]) == set(TRAIN[:3])  # the top third is the top of the high group
+
+
 def test_load_scores_orients_proxies_and_reads_published_format(tmp_path):
     write_npz(tmp_path / "conf.npz", index=TRAIN[::-1].copy(), score=np.arange(50.0)[::-1].copy(),
               memorization_sign=np.array(-1.0))
