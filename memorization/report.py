@@ -24,7 +24,6 @@ from .entanglement import distance_group_entanglement, embeddings, entanglement_
 from .es_command import group_size
 
 HELDOUT = "heldout.npz"
-HINT = "make it with: python -m memorization estimate --save_dir ..."
 
 
 def proxy_files(folder):
@@ -106,11 +105,13 @@ def to_csv(rows):
 
 def report(args):
     folder = out_dir(args.save_dir)
-    held = read_npz(folder / HELDOUT, "heldout memorization file", hint=HINT)
     device, data = load_data(args)
     train_idx = data.train.idx.numpy()
     # every group the size of a distance group by default, so the two kinds compare
-    n = args.num_indexes_to_replace or group_size(args, len(train_idx))
+    size = group_size(args, len(train_idx))  # checks --n_groups and --num_indexes_to_replace
+    n = args.num_indexes_to_replace or size
+    held = read_npz(folder / HELDOUT, "heldout memorization file",
+                    hint=f"make it with: python -m memorization estimate --save_dir {args.save_dir}")
     start = time.perf_counter()
     rows, scores = correlations(held, folder)
     model, _ = load_original(args, data, device)

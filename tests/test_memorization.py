@@ -289,6 +289,53 @@ def test_distance_groups_and_es_command(synth):
     assert [r["indices"] for r in out["groups"]] == [g.tolist() for g in groups]
 
 
+def read_csv(path):
+    import csv
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_report_correlates_proxies_and_scores_every_group(synth, tmp_path, capsys):
+    save, _ = synth
+    run = tmp_path / "run"
+    shutil.copytree(save, run, ignore=shutil.ignore_patterns("memorization"))
+    assert "memorization estimate" in fails(capsys, "report", *SYNTH, "--save_dir", run)
+    assert mem("estimate", *SYNTH, *TINY, "--save_dir", run) == 0
+    for kind in ("confidence", "bi_acc"):
+        assert mem("proxy", *SYNTH, "--kind", kind, "--save_dir", run) == 0
+    assert mem("report", *SYNTH, "--save_dir", run) == 0
+    out = run / "memorization" / "report"
+    rows = {r["proxy"]: r for r in read_csv(out / "correlations.csv")}
+    assert set(rows) == {"confidence", "bi_acc"}
+    held, conf = load(run / "memorization" / "heldout.npz"), load(run / "memorization" / "confidence.npz")
+    assert np.array_equal(held["index"], conf["index"])
+    from scipy.stats import pearsonr, spearmanr
+    ok = np.isfinite(held["score"])
+    assert float(rows["confidence"]["spearman"]) == pytest.approx(
+        spearmanr(conf["score"][ok], held["score"][ok]).statistic, abs=1e-9)
+    assert float(rows["confidence"]["pearson"]) == pytest.approx(
+        pearsonr(conf["score"][ok], held["score"][ok]).statistic, abs=1e-6)
+    es = read_csv(out / "es.csv")
+    assert [(r["kind"], r["group"]) for r in es] == (
+        [("memorization", g) for g in ("high", "mid", "low", "mix")] + [("distance", str(g)) for g in range(15)])
+    size = int(es[-1]["size"])
+    assert all(int(r["size"]) == size and float(r["es"]) > 0 for r in es)
+    assert (out / "scatter.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "report.json").read_text())["config"]["command"] == "report"
+
+
+def test_digits_confidence_proxy_ranks_like_the_heldout_estimate(tmp_path):
+    """Issue criterion: on digits, Spearman(confidence, heldout) <= -0.4, with the prototype's
+    configuration (many small MLPs): tinymlp original and 128 heldout models of 3 epochs."""
+    flags = ["--dataset", "digits", "--save_dir", str(tmp_path), "--seed", "2"]
+    assert main_train.main([*flags, "--arch", "tinymlp", "--epochs", "30"]) == 0
+    assert mem("estimate", *flags, "--num_models", "128", "--epochs", "3") == 0
+    assert mem("proxy", *flags, "--kind", "confidence") == 0
+    assert mem("report", *flags) == 0
+    rows = {r["proxy"]: r for r in read_csv(tmp_path / "memorization" / "report" / "correlations.csv")}
+    assert float(rows["confidence"]["spearman"]) <= -0.4, rows
+
+
 def test_bad_input_is_one_line_exit_2(synth, tmp_path, capsys):
     save, _ = synth
     empty = tmp_path / "empty"
@@ -308,6 +355,7 @@ def test_bad_input_is_one_line_exit_2(synth, tmp_path, capsys):
     assert "--h" in fails(capsys, "proxy", *SYNTH, "--kind", "curvature", "--h", "-1", "--save_dir", save)
     assert "--ft_lr" in fails(capsys, "proxy", *SYNTH, "--kind", "ho_ret", "--ft_lr", "0", "--save_dir", save)
     assert "--n_groups" in fails(capsys, "es", *SYNTH, "--n_groups", "0", "--save_dir", save)
+    assert "--n_groups" in fails(capsys, "report", *SYNTH, "--n_groups", "0", "--save_dir", save)
     assert "no shard files" in fails(capsys, "merge", "--save_dir", bare)
     assert "invalid choice" in fails(capsys, "forget")
     assert not (bare / "memorization").exists()  # nothing half-written
