@@ -33,7 +33,9 @@ for p in rows:
           f"{m['mia']['confidence']:6.3f} {m['tow']:7.4f} {m['tow_mia']:8.4f} {m['rte']:6.2f}")
 PYEOF
 
-phase "4. heldout memorization scores, then RUM next to Vanilla on a mix forget set"
+phase "4. heldout memorization, the confidence proxy against it, then RUM next to Vanilla on a mix forget set"
 "$PY" -m memorization estimate --save_dir "$DIR" --num_models "${DEMO_MODELS:-32}"
+"$PY" -m memorization proxy --kind confidence --save_dir "$DIR"
+"$PY" -m memorization report --save_dir "$DIR"
 "$PY" main_rum.py --save_dir "$DIR" --num_indexes_to_replace 90 --variant vanilla --unlearn FT --tag demo
 "$PY" main_rum.py --save_dir "$DIR" --num_indexes_to_replace 90 --rum_methods none,FT,SalUn --tag demo
