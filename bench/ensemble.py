@@ -1,8 +1,9 @@
 """Memorization ensemble: the heldout estimator's batched path (models stacked and trained at once)
 against one model at a time, the same models and epochs, in this process; time and peak memory.
+Per architecture: the digits default (cnn), the mlp, and the prototype's small MLPs (tinymlp),
+where one model at a time is bound by per-step overhead and stacking pays even on a CPU.
 Follows bench/memorization.py (the estimator's own benchmark): its settings, and a short warm-up
 of both paths first so one-off imports are not timed."""
-import argparse
 import tempfile
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 import datasets
 from engine.checkpoint import build_args
-from memorization.heldout import run_models
+from memorization.heldout import estimator_args as library_estimator_args, run_models
 from .common import PeakRSS, timed
 
 # the estimator benchmark's defaults (bench/memorization.py)
@@ -18,14 +19,7 @@ SETTINGS = {"seed": 0, "lr": 0.1, "batch_size": 32}
 
 
 def estimator_args(**overrides):
-    try:
-        from memorization.heldout import estimator_args as library
-        return library(**{**SETTINGS, **overrides})
-    except ImportError:
-        base = {"seed": 0, "epochs": 2, "lr": 0.1, "batch_size": 32, "momentum": 0.9, "weight_decay": 5e-4,
-                "scheduler": "cosine", "decreasing_lr": [], "gamma_lr": 0.1, "warmup": 0,
-                "subset_ratio": 0.7, "stack": "auto"}
-        return argparse.Namespace(**{**base, **overrides})
+    return library_estimator_args(**{**SETTINGS, **overrides})
 
 
 def compare(data, arch, num_models, epochs, models_per_batch, stack):
@@ -52,14 +46,16 @@ def compare(data, arch, num_models, epochs, models_per_batch, stack):
             "correctness_agreement": round(agree, 4)}
 
 
-def run(num_models=16, epochs=2, models_per_batch=16, dataset="digits", archs=None, stack="auto"):
-    """The data set's default arch first (its ratio is the headline), then any others."""
+def run(sizes, dataset="digits", stack="auto"):
+    """sizes: [(arch, num_models, epochs, models_per_batch)], measured in that order. The data
+    set's default arch comes first: its ratio is the headline."""
     bundle = datasets.load_bundle(dataset)
     with tempfile.TemporaryDirectory() as tmp:
         data = datasets.prepare_data(bundle, tmp, "cpu", create_split=True)
-    archs = list(archs or [bundle.default_arch, "mlp"])
-    per_arch = {arch: compare(data, arch, num_models, epochs, models_per_batch, stack) for arch in archs}
-    head = per_arch[archs[0]]
-    return {"dataset": dataset, "arch": archs[0], "threads": torch.get_num_threads(), "archs": per_arch,
-            "models": num_models, "epochs": epochs, "ratio": head["ratio"], "memory_ratio": head["memory_ratio"],
-            "batched": head["batched"], "sequential": head["sequential"], "target": 5.0}
+    per_arch = {arch: compare(data, arch, num_models, epochs, per_batch, stack)
+                for arch, num_models, epochs, per_batch in sizes}
+    head = per_arch[sizes[0][0]]
+    return {"dataset": dataset, "arch": sizes[0][0], "threads": torch.get_num_threads(), "archs": per_arch,
+            "models": head["models"], "epochs": head["epochs"], "ratio": head["ratio"],
+            "memory_ratio": head["memory_ratio"], "batched": head["batched"],
+            "sequential": head["sequential"], "target": 5.0}

@@ -74,17 +74,20 @@ def add_proxy(sub):
     p.set_defaults(run=run_proxy)
 
 
+def add_es_flags(p, size_help):
+    cli.add_data_args(p)
+    cli.add_run_args(p)
+    p.add_argument("--n_groups", type=int, default=15, help="distance groups (RUM: 15)")
+    p.add_argument("--num_indexes_to_replace", type=int, default=None, help=size_help)
+    p.add_argument("--mu", choices=("midpoint", "global"), default="midpoint",
+                   help="ES centre: midpoint of the two means (RUM) or the mean of R and F together")
+
+
 def add_es(sub):
     p = sub.add_parser("es", help="entanglement score of each embedding-distance group",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Write <save_dir>/memorization/es_groups.json.")
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    p.add_argument("--n_groups", type=int, default=15, help="distance groups (RUM: 15)")
-    p.add_argument("--num_indexes_to_replace", type=int, default=None,
-                   help="forget set = first N of each group (default: the whole group)")
-    p.add_argument("--mu", choices=("midpoint", "global"), default="midpoint",
-                   help="ES centre: midpoint of the two means (RUM) or the mean of R and F together")
+    add_es_flags(p, "forget set = first N of each group (default: the whole group)")
     p.set_defaults(run=run_es)
 
 
@@ -94,13 +97,7 @@ def add_report(sub):
                        description="Spearman and Pearson correlation of every proxy file with heldout.npz "
                                    "(correlations.csv, scatter.png) and the ES of each memorization group "
                                    "and each distance group (es.csv), in <save_dir>/memorization/report/.")
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    p.add_argument("--n_groups", type=int, default=15, help="distance groups (RUM: 15)")
-    p.add_argument("--num_indexes_to_replace", type=int, default=None,
-                   help="examples per group (default: the size of a distance group)")
-    p.add_argument("--mu", choices=("midpoint", "global"), default="midpoint",
-                   help="ES centre: midpoint of the two means (RUM) or the mean of R and F together")
+    add_es_flags(p, "examples per group (default: the size of a distance group)")
     p.set_defaults(run=run_report)
 
 
