@@ -26,7 +26,7 @@ SIZES = {  # --quick: well under a minute on two idle cores; default: a few minu
               "hardware": {"matmul_n": (512, 1024), "steps": 2, "repeats": 5},
               "methods": {"original_epochs": 3, "forget_n": 60, "method_epochs": 1, "rum_n": 20}},
     "default": {"data": {"n_images": 10000, "repeats": 3, "workers": (0, 2)},
-                # (arch, models, epochs, models per stack); tinymlp: the estimator's 6 epochs, 64 per stack
+                # (arch, models, epochs, models per stack); tinymlp: 6 epochs, 64 per stack
                 "ensemble": {"sizes": [("cnn", 16, 2, 16), ("mlp", 16, 2, 16), ("tinymlp", 64, 6, 64)]},
                 "hardware": {"matmul_n": (512, 1024, 2048), "steps": 5, "repeats": 10},
                 "methods": {"original_epochs": 30, "forget_n": 120, "method_epochs": None, "rum_n": 30},

@@ -4,14 +4,9 @@ import sys
 
 from engine import cli
 from engine.errors import cli_main
+from .heldout import ESTIMATE_DEFAULTS
 
 PROG = "python -m memorization"
-
-# Defaults of `estimate`: enough SGD steps for small models to memorize what they can (on the
-# synthetic set the planted examples are found with ROC-AUC > 0.9), few enough models to finish
-# digits in about a minute on a CPU. For CIFAR use RUM's recipe: --num_models 400 --epochs 30
-# --lr 0.01 --batch_size 512 --scheduler multistep --decreasing_lr 16,21,26.
-ESTIMATE_DEFAULTS = {"num_models": 32, "epochs": 6, "lr": 0.1, "batch_size": 32}
 
 
 def add_estimate(sub):

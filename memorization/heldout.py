@@ -88,10 +88,19 @@ def fingerprint(setting):
     return hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:20]
 
 
+# Defaults of `estimate`: enough SGD steps for the small default models to memorize what they
+# can (12 epochs: planted rare/mislabeled examples of the default synthetic set found with ROC-AUC
+# 0.947 by the cnn, against 0.912 with 10 epochs and 0.823 with 6), few enough models to finish
+# digits in about a minute and a half on a CPU. For CIFAR use RUM's recipe: --num_models 400
+# --epochs 30 --lr 0.01 --batch_size 512 --scheduler multistep --decreasing_lr 16,21,26.
+ESTIMATE_DEFAULTS = {"num_models": 32, "epochs": 12, "lr": 0.1, "batch_size": 32}
+
+
 def estimator_args(**overrides):
     """The namespace the training functions read, with the optimisation defaults of `estimate`
     (for library use, benchmarks and tests; the CLI builds it from flags)."""
-    base = {"seed": 0, "epochs": 6, "lr": 0.1, "batch_size": 32, "momentum": 0.9, "weight_decay": 5e-4,
+    base = {"seed": 0, "epochs": ESTIMATE_DEFAULTS["epochs"], "lr": ESTIMATE_DEFAULTS["lr"],
+            "batch_size": ESTIMATE_DEFAULTS["batch_size"], "momentum": 0.9, "weight_decay": 5e-4,
             "scheduler": "cosine", "decreasing_lr": [], "gamma_lr": 0.1, "warmup": 0,
             "subset_ratio": 0.7, "stack": "auto"}
     return argparse.Namespace(**{**base, **overrides})
