@@ -160,6 +160,9 @@ def run_report(args):
     print(f"{'group':>15} {'size':>6} {'ES':>10}")
     for r in out["entanglement"]:
         print(f"{r['kind'][:3] + ' ' + str(r['group']):>15} {r['size']:>6} {r['es']:>10.4g}")
+    if out["planted_auc"]:
+        print("ROC-AUC for the planted rare/mislabeled examples: " +
+              ", ".join(f"{k} {v:.3f}" for k, v in out["planted_auc"].items()))
     print(f"-> {out['folder']}/{{correlations.csv,scatter.png,es.csv,report.json}}")
     return 0
 

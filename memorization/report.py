@@ -7,7 +7,8 @@ Writes to <save_dir>/memorization/report/:
                     high values mean "easy", like confidence, correlates negatively)
   scatter.png       heldout estimate against each proxy
   es.csv            ES of the memorization groups high / mid / low / mix and of the 15 distance groups
-  report.json       all of the above with the full config
+  report.json       all of the above with the full config, and on the synthetic set the ROC-AUC
+                    of every score for the planted rare / mislabeled examples (`planted_auc`)
 """
 import csv
 import io
@@ -15,6 +16,7 @@ import time
 
 import numpy as np
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from datasets import forget_sets as fsets
 from engine.errors import UserError
@@ -57,8 +59,23 @@ def correlations(held, folder):
                      "spearman": None if constant else float(stats.spearmanr(score[ok], mem[ok]).statistic),
                      "pearson": None if constant else float(stats.pearsonr(score[ok], mem[ok]).statistic),
                      "memorization_sign": int(z.get("memorization_sign", 1))})
-        scores[path.stem] = score
+        scores[path.stem] = (score, rows[-1]["memorization_sign"])
     return rows, scores
+
+
+def planted_auc(extras, index, held, scores):
+    """ROC-AUC of each score (oriented: higher = more memorized) for the examples the synthetic
+    set planted as rare or mislabeled against the rest; None for data sets without ground truth."""
+    if "rare" not in extras or "mislabeled" not in extras:
+        return None
+    planted = (np.asarray(extras["rare"]) | np.asarray(extras["mislabeled"]))[index]
+    if planted.all() or not planted.any():
+        return None
+    # never scored (NaN): least memorized; sklearn wants finite values
+    out = {"heldout": roc_auc_score(planted, np.nan_to_num(held["score"].astype(np.float64), nan=-1e300))}
+    for name, (score, sign) in scores.items():
+        out[name] = roc_auc_score(planted, np.nan_to_num(sign * score, nan=-1e300))
+    return {k: float(v) for k, v in out.items()}
 
 
 def memorization_group_es(feats, train_idx, scores, n, mu):
@@ -82,7 +99,7 @@ def scatter(path, held, scores, rows):
     by_name = {r["proxy"]: r for r in rows}
     for ax in axes.flat[len(scores):]:
         ax.axis("off")
-    for ax, (name, score) in zip(axes.flat, scores.items()):
+    for ax, (name, (score, _)) in zip(axes.flat, scores.items()):
         rho = by_name[name]["spearman"]
         ax.scatter(held, score, s=4, alpha=0.4)
         ax.set_xlabel("heldout memorization")
@@ -125,7 +142,9 @@ def report(args):
     write_text(target / "correlations.csv", to_csv(rows))
     write_text(target / "es.csv", to_csv(es_rows))
     scatter(target / "scatter.png", held["score"].astype(np.float64), scores, rows)
+    auc = planted_auc(data.bundle.extras, held["index"], held, scores)
     record = run_record(args, data.split, device=str(device), group_size=n, mu=args.mu,
                         wall_time_s=time.perf_counter() - start)
-    write_json(target / "report.json", {**record, "correlations": rows, "entanglement": es_rows})
-    return {"folder": target, "correlations": rows, "entanglement": es_rows}
+    write_json(target / "report.json", {**record, "correlations": rows, "entanglement": es_rows,
+                                        "planted_auc": auc})
+    return {"folder": target, "correlations": rows, "entanglement": es_rows, "planted_auc": auc}

@@ -321,7 +321,12 @@ def test_report_correlates_proxies_and_scores_every_group(synth, tmp_path, capsy
     size = int(es[-1]["size"])
     assert all(int(r["size"]) == size and float(r["es"]) > 0 for r in es)
     assert (out / "scatter.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((out / "report.json").read_text())["config"]["command"] == "report"
+    record = json.loads((out / "report.json").read_text())
+    assert record["config"]["command"] == "report"
+    planted = synth[1][held["index"]]
+    assert record["planted_auc"]["heldout"] == pytest.approx(
+        roc_auc_score(planted, np.nan_to_num(held["score"].astype(np.float64), nan=-1e300)))
+    assert record["planted_auc"]["confidence"] == pytest.approx(roc_auc_score(planted, -conf["score"]))
 
 
 def test_digits_confidence_proxy_ranks_like_the_heldout_estimate(tmp_path):
