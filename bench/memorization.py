@@ -3,7 +3,7 @@ against its sequential path (one model at a time), training the same models (sam
 initial weights, batch order) for the same epochs in one process. Prints models/second for each
 and the ratio batched / sequential. Not a test.
 
-    python -m bench.memorization                              # digits; cnn and mlp; wide and vmap stacks
+    python -m bench.memorization                              # digits; cnn, mlp, tinymlp; wide and vmap stacks
     python -m bench.memorization --arch cnn --stack wide --models 32 --epochs 2
     python -m bench.memorization --threads 1                  # one core (robust on a busy machine)
 """
@@ -22,7 +22,7 @@ def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="digits")
     p.add_argument("--synth_n", type=int, default=1000)
-    p.add_argument("--arch", default="cnn,mlp", help="comma list")
+    p.add_argument("--arch", default="cnn,mlp,tinymlp", help="comma list")
     p.add_argument("--stack", default="wide,vmap", help="comma list of batched implementations")
     p.add_argument("--models", type=int, default=16)
     p.add_argument("--models_per_batch", type=int, default=16)
