@@ -8,7 +8,7 @@ from evaluation import attacks
 def test_logit_confidence_is_log_odds():
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     labels = torch.tensor([0, 2])
-    p = torch.softmax(logits, 1)
+    p = torch.softmax(logits, 1).numpy()
     expected = [np.log(p[0, 0] / (1 - p[0, 0])), np.log(p[1, 2] / (1 - p[1, 2]))]
     assert attacks.logit_confidence(logits, labels) == pytest.approx(np.array(expected), rel=1e-5)
 
