@@ -132,7 +132,9 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
     if batched:
         net = make_stack(nets, to_float(x_all[:4]).to(device), getattr(args, "stack", "auto"))
     else:
-        net = prepare_model(nets[0], device, compile=getattr(args, "compile", False))
+        net = nets[0]
+    # the GPU fast paths (channels_last, --compile) for the stack as for one model; none on a CPU
+    net = prepare_model(net, device, compile=getattr(args, "compile", False))
     subs = torch.as_tensor(np.stack([subsets[k] for k in ks]))  # [M, n_sub] positions in D
     gens = [order_generator(args.seed, k) for k in ks]
     n_sub = subs.shape[1]

@@ -188,6 +188,28 @@ def test_batched_stacks_train_like_separate_models_including_batchnorm(synth):
                               plain[1].state_dict()["body.0.1.running_mean"])
 
 
+def test_stacks_go_through_the_gpu_fast_paths(synth, monkeypatch):
+    """The batched path hands the stack to engine.device.prepare_model (channels_last and
+    --compile on CUDA) exactly as the sequential path hands one model; on a CPU it is a no-op."""
+    save, _ = synth
+    data = datasets.prepare_data(datasets.load_bundle("synthetic", synth_n=600), save, "cpu", create_split=False)
+    args = heldout.estimator_args(seed=1, epochs=1, batch_size=64)
+    build = heldout.build_args("cnn", data)
+    subsets = {k: draw_subset(len(data.train), 0.7, 1, k) for k in range(2)}
+    seen, real = [], heldout.prepare_model
+
+    def spy(model, device, compile=False):
+        seen.append(type(model))
+        out = real(model, device, compile)
+        assert out is model  # CPU: nothing converted, nothing compiled
+        return out
+
+    monkeypatch.setattr(heldout, "prepare_model", spy)
+    heldout.train_group([0, 1], subsets, data, build, args, torch.device("cpu"), True, 2)
+    heldout.train_group([0], subsets, data, build, args, torch.device("cpu"), False, 1)
+    assert seen[0] is WideStack and seen[1] is not WideStack
+
+
 def test_make_stack_falls_back_to_vmap_for_unknown_layers():
     class Odd(torch.nn.Module):
         def __init__(self):
