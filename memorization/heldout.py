@@ -91,8 +91,9 @@ def fingerprint(setting):
 # Defaults of `estimate`: enough SGD steps for the small default models to memorize what they
 # can (12 epochs: planted rare/mislabeled examples of the default synthetic set found with ROC-AUC
 # 0.947 by the cnn, against 0.912 with 10 epochs and 0.823 with 6), few enough models to finish
-# digits in about a minute on a CPU (55 s in `make demo`). For CIFAR use RUM's recipe: --num_models 400
-# --epochs 30 --lr 0.01 --batch_size 512 --scheduler multistep --decreasing_lr 16,21,26.
+# digits in about a minute on a CPU (55 s in `make demo`). For CIFAR use RUM's recipe:
+# --num_models 400 --epochs 30 --lr 0.01 --batch_size 512 --scheduler multistep
+# --decreasing_lr 16,21,26.
 ESTIMATE_DEFAULTS = {"num_models": 32, "epochs": 12, "lr": 0.1, "batch_size": 32}
 
 
