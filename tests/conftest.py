@@ -49,3 +49,25 @@ def copy_run_with_confidence_scores(trained, dst):
     write_npz(dst / "memorization" / "confidence.npz", index=ev["index"],
               score=ev["confidence"].mean(0).astype(np.float64), memorization_sign=np.array(-1.0))
     return dst
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """In-process tests of tiny models: a second intra-op thread only adds spin-waiting on a busy
+    machine (and OMP_NUM_THREADS above may have been set by the user)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def digits_forget_retain(tmp_path_factory, n_forget, n_retain):
+    """(bundle, data, forget, retain): digits without augmentation, and disjoint forget / retain
+    sets drawn from its training split by a fixed permutation."""
+    import torch
+    import datasets
+    bundle = datasets.load_bundle("digits")
+    data = datasets.prepare_data(bundle, tmp_path_factory.mktemp("split"), "cpu", no_aug=True)
+    perm = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))
+    return bundle, data, data.train.subset(perm[:n_forget]), data.train.subset(perm[n_forget:n_forget + n_retain])

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import datasets
+from conftest import digits_forget_retain
 import main_forget
 import models
 from engine.errors import UserError
@@ -27,20 +27,12 @@ from unlearn.ssl.simclr import ProjectionHead, SimCLRNet, nt_xent, train_simclr
 from unlearn.ssl.views import jitter_view, simclr_view
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    bundle = datasets.load_bundle("digits")
-    data = datasets.prepare_data(bundle, tmp_path_factory.mktemp("split"), "cpu", no_aug=True)
-    perm = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))
-    return bundle, data, data.train.subset(perm[:40]), data.train.subset(perm[40:240])
+    return digits_forget_retain(tmp_path_factory, 40, 200)
 
 
 def build(bundle, arch="cnn", seed=0):

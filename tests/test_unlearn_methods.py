@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import datasets
+from conftest import digits_forget_retain
 import models
 import unlearn
 from datasets.base import TensorSet
@@ -21,23 +21,12 @@ from unlearn.salun import forget_gradient_saliency, masks_from_saliency
 N_FORGET, N_RETAIN = 40, 360
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: a second intra-op thread only adds spin-waiting on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    bundle = datasets.load_bundle("digits")
-    data = datasets.prepare_data(bundle, tmp_path_factory.mktemp("split"), "cpu", no_aug=True)
-    perm = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))
-    forget = data.train.subset(perm[:N_FORGET])
-    retain = data.train.subset(perm[N_FORGET:N_FORGET + N_RETAIN])
-    return bundle, data, forget, retain
+    return digits_forget_retain(tmp_path_factory, N_FORGET, N_RETAIN)
 
 
 def build(bundle, arch, seed=0):
