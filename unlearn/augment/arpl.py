@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.errors import UserError
 from engine.seed import generator
-from .gan import ImageDiscriminator, ImageGenerator, bce, noise
+from .gan import ImageDiscriminator, ImageGenerator, gan_step, noise
 from .simple import as_tensor_set
 
 ARPL_TRAIN = 411  # generator offsets
@@ -104,16 +104,8 @@ def train_arpl(model, forget, train, num_classes, args):
         steps = 0
         for s in range(0, len(forget) - batch + 1, batch):
             real = x_forget[order[s:s + batch].to(device)]
-            G.train(), D.train()
-            fake = G(noise(batch, args.nz, gen, device))
-            opt_d.zero_grad()
-            d_loss = bce(D(real), True) + bce(D(fake.detach()), False)
-            d_loss.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            g_loss = bce(D(fake), True) + args.beta * P.fake_loss(model.features(fake).float())
-            g_loss.backward()
-            opt_g.step()
+            d_loss, g_loss, _ = gan_step(G, D, opt_g, opt_d, real, args.nz, gen,
+                                         lambda fake: args.beta * P.fake_loss(model.features(fake).float()))
             pos = torch.randint(0, len(f_train), (batch,), generator=gen).to(device)
             with torch.no_grad():
                 other = model.features(G(noise(batch, args.nz, gen, device))).float()

@@ -132,6 +132,25 @@ def noise(n, nz, gen, device):
     return torch.randn(n, nz, generator=gen).to(device)
 
 
+def gan_step(G, D, opt_g, opt_d, real, nz, gen, g_extra=None):
+    """One DCGAN step on a batch of real samples: the discriminator, then the generator, whose
+    loss gains `g_extra(fake)` when given (ARPL's reciprocal-point term). Returns
+    (d_loss, g_loss, fake)."""
+    G.train(), D.train()
+    fake = G(noise(len(real), nz, gen, real.device))
+    opt_d.zero_grad()
+    d_loss = bce(D(real), True) + bce(D(fake.detach()), False)
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(D(fake), True)
+    if g_extra is not None:
+        g_loss = g_loss + g_extra(fake)
+    g_loss.backward()
+    opt_g.step()
+    return d_loss, g_loss, fake
+
+
 # ---- checkpoints -------------------------------------------------------------------------------
 
 def train_hint(kind, args):

@@ -20,7 +20,7 @@ from engine.seed import generator
 from unlearn.harness import distill_kl, kd_loss, random_other_labels
 from unlearn.ssl.regularizer import endless_positions, images_at
 from .arpl import encode_set
-from .gan import FeatureDiscriminator, FeatureGenerator, bce, noise
+from .gan import FeatureDiscriminator, FeatureGenerator, gan_step, noise
 
 OPENGAN_TRAIN = 421  # generator offsets
 OPENGAN_SAMPLE = 422
@@ -47,16 +47,7 @@ def train_opengan(model, forget, args):
         sums, steps = torch.zeros(2), 0
         for s in range(0, len(forget) - batch + 1, batch):
             real = real_all[order[s:s + batch].to(device)]
-            G.train(), D.train()
-            fake = G(noise(batch, args.nz, gen, device))
-            opt_d.zero_grad()
-            d_loss = bce(D(real), True) + bce(D(fake.detach()), False)
-            d_loss.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            g_loss = bce(D(fake), True)
-            g_loss.backward()
-            opt_g.step()
+            d_loss, g_loss, _ = gan_step(G, D, opt_g, opt_d, real, args.nz, gen)
             sums += torch.tensor([d_loss.item(), g_loss.item()])
             steps += 1
         history.append((sums / max(steps, 1)).tolist())
