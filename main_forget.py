@@ -7,16 +7,11 @@ import sys
 from engine import cli, pipeline
 from engine.errors import cli_main
 from unlearn.addons import add_addon_args
-from unlearn.options import add_method_args, apply_defaults
+from unlearn.options import apply_defaults
 
 
-def build_parser(methods=None):
-    p = cli.parser(__doc__)
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    add_method_args(p)
-    pipeline.add_forget_set_args(p)
-    pipeline.add_run_flags(p)
+def build_parser():
+    p = pipeline.unlearning_parser(__doc__)
     add_addon_args(p)  # capstone add-ons: --ssl, --augment_forget, --tsne (unlearn/addons.py)
     return p
 

@@ -9,16 +9,11 @@ Writes <save_dir>/unlearn/<variant>-<method(s)>/<forget_set>/s<seed>/metrics.jso
 from engine import cli, pipeline
 from engine.errors import cli_main
 from engine.rum import RETAIN_RULES, VARIANTS, run_rum
-from unlearn.options import METHOD_FLAGS, add_method_args
+from unlearn.options import METHOD_FLAGS
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    add_method_args(p)
-    pipeline.add_forget_set_args(p)
-    pipeline.add_run_flags(p)
+    p = pipeline.unlearning_parser(__doc__)
     g = p.add_argument_group("RUM")
     g.add_argument("--variant", choices=VARIANTS, default="rum",
                    help="rum: a method per part; rumf: --unlearn for every refined part; "

@@ -284,6 +284,20 @@ def run_unlearning(args):
     return metrics, out / "metrics.json"
 
 
+def unlearning_parser(doc):
+    """The flags every unlearning entry script shares: data, run, method options, forget set and
+    the run flags below (main_forget.py and main_rum.py add their own on top)."""
+    from unlearn.options import add_method_args
+    from .cli import add_data_args, add_run_args, parser
+    p = parser(doc)
+    add_data_args(p)
+    add_run_args(p)
+    add_method_args(p)
+    add_forget_set_args(p)
+    add_run_flags(p)
+    return p
+
+
 def add_run_flags(p):
     g = p.add_argument_group("unlearning run")
     g.add_argument("--start_model", default=None,
