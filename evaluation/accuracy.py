@@ -16,6 +16,20 @@ def eval_mode(model):
 
 
 @torch.no_grad()
+def embeddings(model, tset, batch_size=1024):
+    """Penultimate features φ(x) = model.features(x) of every example of the set, in order, eval
+    mode, as float64 on the CPU (ES needs exact means; t-SNE takes them too)."""
+    device = next(model.parameters()).device
+    out = []
+    with eval_mode(model):
+        for x, _ in tset.batches(batch_size):  # no augmentation, no shuffle
+            out.append(model.features(x.to(device)).double().flatten(1).cpu())
+    if not out:
+        return torch.zeros(0, getattr(model, "feature_dim", 0), dtype=torch.float64)
+    return torch.cat(out)
+
+
+@torch.no_grad()
 def predict_logits(model, tset, batch_size=1024):
     """Logits (float32, on the data's device) for every example of an index-tracked set, in order."""
     device = next(model.parameters()).device

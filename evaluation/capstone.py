@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.device import autocast
 from engine.io import write_png
-from .accuracy import eval_mode
+from .accuracy import embeddings
 
 MAX_POINTS = 1500
 
@@ -43,17 +42,6 @@ def geo_metric_of_run(save_dir, result):
     acc = result.get("accuracy") or {}
     return {"geo_metric": geo_metric(acc.get("forget"), acc.get("test"), a0),
             "geo_metric_original_acc": a0}
-
-
-@torch.no_grad()
-def features(model, tset, batch_size=1024):
-    device = next(model.parameters()).device
-    out = []
-    with eval_mode(model):
-        for x, _ in tset.batches(batch_size):
-            with autocast(device):
-                out.append(model.features(x.to(device)).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, getattr(model, "feature_dim", 1)))
 
 
 def tsne_sample(sets, max_points=MAX_POINTS, seed=0):
@@ -93,7 +81,7 @@ def tsne_plot(before, after, sets, path, seed=0, max_points=MAX_POINTS):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
     cmap = plt.get_cmap("tab10" if labels.max(initial=0) < 10 else "tab20")
     for ax, model, title in ((axes[0], before, "before unlearning"), (axes[1], after, "after unlearning")):
-        emb = embed(np.concatenate([features(model, picked[n]) for n in names]), seed)
+        emb = embed(np.concatenate([embeddings(model, picked[n]).float().numpy() for n in names]), seed)
         for name in ("retain", "test", "forget"):
             m = which == name
             if m.any():

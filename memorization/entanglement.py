@@ -14,22 +14,9 @@ with μ = (μ_R + μ_F)/2, the midpoint of the two set means, as in RUM's code (
 import numpy as np
 import torch
 
-from evaluation.accuracy import eval_mode
+from evaluation.accuracy import embeddings
 
 MU_RULES = ("midpoint", "global")
-
-
-@torch.no_grad()
-def embeddings(model, tset, batch_size=1024):
-    """φ(x) for every example of the set, in order, as float64 on the CPU."""
-    device = next(model.parameters()).device
-    out = []
-    with eval_mode(model):
-        for x, _ in tset.batches(batch_size):  # no augmentation, no shuffle
-            out.append(model.features(x.to(device)).double().flatten(1).cpu())
-    if not out:
-        return torch.zeros(0, getattr(model, "feature_dim", 0), dtype=torch.float64)
-    return torch.cat(out)
 
 
 def entanglement_terms(retain_features, forget_features, mu="midpoint"):

@@ -21,8 +21,9 @@ from sklearn.metrics import roc_auc_score
 from datasets import forget_sets as fsets
 from engine.errors import UserError
 from engine.io import read_npz, write_json, write_png, write_text
+from evaluation.accuracy import embeddings
 from .common import load_data, load_original, out_dir, run_record
-from .entanglement import distance_group_entanglement, embeddings, entanglement_terms
+from .entanglement import distance_group_entanglement, entanglement_terms
 from .es_command import group_size
 
 HELDOUT = "heldout.npz"

@@ -16,7 +16,8 @@ import models
 from conftest import ROOT
 from memorization import heldout
 from memorization.__main__ import main as memorization_main
-from memorization.entanglement import distance_groups, embeddings, entanglement_score, entanglement_terms
+from evaluation.accuracy import embeddings
+from memorization.entanglement import distance_groups, entanglement_score, entanglement_terms
 from memorization.proxies import KINDS
 from memorization.seeds import draw_subset, resolve_shard
 from memorization.stack import VmapStack, WideStack, make_stack
