@@ -7,7 +7,8 @@ loadable with weights_only=True) and masks.json; pass one to main_random.py --ma
 import argparse
 from pathlib import Path
 
-from engine import cli, pipeline
+from engine import cli
+from workflows import forget as pipeline
 from engine.errors import cli_main
 from engine.io import ensure_writable_dir, save_state, write_json
 from engine.record import run_record

@@ -4,7 +4,8 @@ Writes <save_dir>/forget_sets/<name>.json, the cached reference under <save_dir>
 <save_dir>/unlearn/<method>/<forget_set>/s<seed>/metrics.json."""
 import sys
 
-from engine import cli, pipeline
+from engine import cli
+from workflows import forget as pipeline
 from engine.errors import cli_main
 from unlearn.addons import add_addon_args
 from unlearn.options import apply_defaults

@@ -6,9 +6,10 @@ Examples:
   main_rum.py --mem mix --num_indexes_to_replace 90 --rum_methods none,FT,SalUn      # full RUM
   main_rum.py --variant vanilla --unlearn NG --mem mix --num_indexes_to_replace 90
 Writes <save_dir>/unlearn/<variant>-<method(s)>/<forget_set>/s<seed>/metrics.json with per-step figures."""
-from engine import cli, pipeline
+from engine import cli
+from workflows import forget as pipeline
 from engine.errors import cli_main
-from engine.rum import RETAIN_RULES, VARIANTS, run_rum
+from workflows.rum import RETAIN_RULES, VARIANTS, run_rum
 from unlearn.options import METHOD_FLAGS
 
 

@@ -2,7 +2,7 @@
 metrics.json, learning_events.npz}."""
 from engine import cli
 from engine.errors import cli_main
-from engine.original import train_original
+from workflows.train import train_original
 
 
 def build_parser():

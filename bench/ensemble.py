@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import datasets
-from engine.checkpoint import build_args
+from models import build_args
 from memorization.heldout import estimator_args as library_estimator_args, run_models
 from .common import PeakRSS, timed
 

@@ -16,7 +16,7 @@ import torch
 
 import datasets
 from engine import recipe
-from engine.checkpoint import build_args
+from models import build_args
 from memorization.heldout import estimator_args, memorization_scores, run_models
 
 

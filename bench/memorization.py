@@ -14,7 +14,7 @@ import time
 import torch
 
 import datasets
-from engine.checkpoint import build_args
+from models import build_args
 from memorization.heldout import estimator_args, run_models
 
 

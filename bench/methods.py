@@ -11,8 +11,9 @@ import statistics
 import tempfile
 
 import unlearn
-from engine import cli, pipeline
-from engine.original import train_original
+from engine import cli
+from workflows import forget as pipeline
+from workflows.train import train_original
 from unlearn.options import METHOD_FLAGS, apply_defaults
 from .common import PeakRSS
 
@@ -50,7 +51,7 @@ def rum(save_dir, n, epochs):
         argv += ["--rum_epochs", f"{epochs},{epochs},{epochs}"]
     args = main_rum.default_forget_set(cli.finish(main_rum.build_parser().parse_args(argv)))
     args.cli_defaults = {k: getattr(args, k) for k in METHOD_FLAGS}
-    from engine.rum import run_rum
+    from workflows.rum import run_rum
     metrics, _ = run_rum(args)
     return metrics
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
-from engine.io import read_json, sha256_of_indices, write_json
+from engine.io import ensure_writable_dir, read_json, sha256_of_indices, write_json
 from .base import Bundle, TensorSet, augment_batch, positions_of, to_float
 
 LOADERS = {}
@@ -125,6 +125,30 @@ def prepare_data(bundle, save_dir, device="cpu", val_size=None, split_seed=0, no
                      torch.arange(len(bundle.test_y)), aug)
     # views: train and val share the one copy of the images (no second copy of the data set)
     return Data(bundle, split, full.view(split.train_idx), full.view(split.val_idx), test)
+
+
+def data_options(cfg):
+    """Loader options that come from flags (only the synthetic set has any)."""
+    if cfg.dataset != "synthetic":
+        return {}
+    return {"synth_n": cfg.synth_n, "synth_shape": cfg.synth_shape,
+            "synth_label_noise": cfg.synth_label_noise}
+
+
+def bundle_from(cfg):
+    """The data set named by a run's data flags (--dataset --data --download --synth_*)."""
+    return load_bundle(cfg.dataset, cfg.data, cfg.download, **data_options(cfg))
+
+
+def attach(cfg, bundle, device, create_split):
+    """The saved split of `cfg.save_dir` (created only when `create_split`: main_train and
+    simclr), after the data set and flags were validated; tensors moved to `device` once."""
+    save_dir = ensure_writable_dir(cfg.save_dir) if create_split else Path(cfg.save_dir)
+    data = prepare_data(bundle, save_dir, device, cfg.val_size, cfg.split_seed, cfg.no_aug, create_split)
+    # memory: data.train/data.val are views of the images on the device; on CUDA this frees the
+    # host copy (on CPU they share it, so nothing changes)
+    bundle.train_x = bundle.train_x.new_empty((0, *bundle.train_x.shape[1:]))
+    return data
 
 
 from . import digits, native, synthetic  # noqa: E402,F401  (registration)

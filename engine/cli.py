@@ -67,14 +67,6 @@ def add_data_args(p):
     return g
 
 
-def data_options(args):
-    """Loader options that come from flags (only the synthetic set has any)."""
-    if args.dataset != "synthetic":
-        return {}
-    return {"synth_n": args.synth_n, "synth_shape": args.synth_shape,
-            "synth_label_noise": args.synth_label_noise}
-
-
 def add_run_args(p, save_dir_default="runs/digits"):
     g = p.add_argument_group("run")
     g.add_argument("--arch", default=None, help="model architecture (default: the data set's)")

@@ -41,12 +41,6 @@ def loss(logits, y, args, **kw):
     return F.cross_entropy(logits, y, **kw)
 
 
-def whiten(model, x_sample):
-    """Patch-whitening init of `model`'s first layer, if it has one (models.fastnet)."""
-    from models.fastnet import whiten_init
-    return whiten_init(model, x_sample[:WHITEN_SAMPLE])
-
-
 class FlipTTA(nn.Module):
     """Evaluation wrapper: logits averaged over the image and its horizontal mirror."""
 

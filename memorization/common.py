@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import checkpoint
+import datasets
+from models import load_model
 from engine.device import fast_path_plan, prepare_model, resolve_device
 from engine.errors import UserError
 from engine.io import write_json, write_npz
-from engine.original import attach, load_bundle
 from engine.record import run_record
 
 
@@ -24,12 +24,11 @@ def load_data(args):
     """(device, data) on the split saved in --save_dir; refuses to create a split."""
     device = resolve_device(args.device)
     fast_path_plan(device, args)  # refuses --compile on a CPU, like every other script
-    bundle = load_bundle(args)
-    return device, attach(args, bundle, device, create_split=False)
+    return device, datasets.attach(args, datasets.bundle_from(args), device, create_split=False)
 
 
 def load_original(args, data, device):
-    model, meta = checkpoint.load_model(Path(args.save_dir) / "original", data, hint=train_hint(args),
+    model, meta = load_model(Path(args.save_dir) / "original", data, hint=train_hint(args),
                                         what="original model")
     return prepare_model(model, device).eval(), meta
 

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 import models
 from datasets.base import to_float
-from engine.checkpoint import build_args
+from models import build_args
 from engine.device import prepare_model
 from engine.errors import Diverged, UserError
 from engine.io import read_json, read_npz, sha256_of_indices, write_npz
@@ -129,7 +129,7 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
     flip = fast and bool(data.train.augment.get("flip"))
     if fast:  # --recipe fast: whitening init of each model from its own training subset
         for k, net in zip(ks, nets):
-            recipe.whiten(net, to_float(x_all[torch.as_tensor(subsets[k][:recipe.WHITEN_SAMPLE])]).to(device))
+            models.whiten_init(net, to_float(x_all[torch.as_tensor(subsets[k][:recipe.WHITEN_SAMPLE])]).to(device))
     if batched:
         net = make_stack(nets, to_float(x_all[:4]).to(device), getattr(args, "stack", "auto"))
     else:

@@ -2,6 +2,9 @@
 `features(x) -> [B, feature_dim]`, the linear head `fc`, and `forward(x) = fc(features(x))`."""
 from .base import Classifier, Normalize
 from .registry import MODELS, build_model, check_arch, register
+from .checkpoint import build_args, load_model, save_model
+from .fastnet import whiten_init
 from . import fastnet, resnet, small, vgg  # noqa: F401  (imported for their @register side effect)
 
-__all__ = ["MODELS", "Classifier", "Normalize", "build_model", "check_arch", "register"]
+__all__ = ["MODELS", "Classifier", "Normalize", "build_args", "build_model", "check_arch", "load_model",
+           "register", "save_model", "whiten_init"]

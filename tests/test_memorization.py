@@ -296,7 +296,7 @@ def test_distance_groups_and_es_command(synth):
     save, _ = synth
     bundle = datasets.load_bundle("synthetic", synth_n=600)
     data = datasets.prepare_data(bundle, save, "cpu", create_split=False)
-    from engine.checkpoint import load_model
+    from models import load_model
     model, _ = load_model(save / "original", data)
     groups, dists = distance_groups(model, data.train, 15, return_distances=True)
     size = len(data.train) // 15

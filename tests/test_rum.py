@@ -6,7 +6,7 @@ import pytest
 import main_rum
 import unlearn
 from conftest import assert_clean_error, copy_run_with_confidence_scores, run_script
-from engine import rum
+from workflows import rum
 
 
 @pytest.fixture()

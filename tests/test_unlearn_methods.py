@@ -12,7 +12,7 @@ import models
 import unlearn
 from datasets.base import TensorSet
 from engine.errors import Diverged, UserError
-from engine.original import fit
+from workflows.train import fit
 from engine.train import Trainer
 from unlearn import UnlearnData, bad_teaching, harness, random_label, scrub, wfisher
 from unlearn.options import DEFAULTS, add_method_args, apply_defaults

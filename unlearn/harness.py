@@ -12,7 +12,7 @@ from engine.errors import UserError
 from engine.seed import generator
 from engine.train import Trainer, check_finite_weights
 
-# generator offsets (engine.original.fit uses 1)
+# generator offsets (workflows.train.fit uses 1)
 SHUFFLE = 101        # the main pass of a method (retain, union, forget for GA)
 SECOND_SHUFFLE = 102  # a second, independent stream (NG's forget draws, SCRUB's forget pass)
 LABELS = 103         # random labels of RL / SalUn

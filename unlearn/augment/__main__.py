@@ -8,7 +8,8 @@ written to <save_dir>/augment/<kind>/<forget set>/ (generator.pt + generator.jso
 import sys
 import time
 
-from engine import cli, pipeline
+from engine import cli
+from workflows import forget as pipeline
 from engine.errors import UserError, cli_main
 from engine.seed import seed_everything
 from .arpl import train_arpl

@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import datasets
 import models
 from engine import cli
-from engine.checkpoint import build_args, load_model, save_model
+from models import build_args, load_model, save_model
 from engine.device import prepare_model, resolve_device
 from engine.errors import UserError
 from engine.io import load_state, read_json, save_state
-from engine.original import attach, load_bundle
 from engine.seed import generator, seed_everything
 from engine.train import Trainer
 from .views import simclr_view
@@ -88,9 +88,9 @@ def train_simclr(args):
     if args.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
     device = resolve_device(args.device)
-    bundle = load_bundle(args)
+    bundle = datasets.bundle_from(args)
     arch = default_arch(args, bundle)
-    data = attach(args, bundle, device, create_split=True)
+    data = datasets.attach(args, bundle, device, create_split=True)
     if len(data.train) < 2:
         raise UserError("SimCLR needs at least 2 training images")
     seed_everything(args.seed)

@@ -20,13 +20,13 @@ import unlearn
 from datasets import forget_sets as fsets
 from evaluation import accuracies
 from unlearn.options import apply_defaults
-from .errors import Diverged, UserError
-from .io import ensure_writable_dir, write_json
-from .pipeline import (build_forget_set, compare, eval_sets, evaluate, load_mask, retrain_reference,
-                       run_dir, score_path, setup, unlearn_data)
-from .record import run_record
-from .seed import seed_everything
-from .train import check_finite_weights
+from engine.errors import Diverged, UserError
+from engine.io import ensure_writable_dir, write_json
+from engine.record import run_record
+from engine.seed import seed_everything
+from engine.train import check_finite_weights
+from .forget import (build_forget_set, compare, eval_sets, evaluate, load_mask, retrain_reference,
+                     run_dir, score_path, setup, unlearn_data)
 
 PARTS = ("low", "mid", "high")
 VARIANTS = ("rum", "rumf", "shuffle", "vanilla")

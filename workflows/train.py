@@ -8,32 +8,15 @@ import torch.nn.functional as F
 import datasets
 import models
 from evaluation import accuracies, accuracy
-from .checkpoint import build_args, save_model
-from .cli import data_options
-from . import distributed
-from .device import fast_path_plan, prepare_model, resolve_device
-from .errors import Diverged, UserError
-from .events import LearningEvents
-from . import recipe
-from .io import ensure_writable_dir, load_state, save_state, write_json
-from .record import run_record
-from .seed import generator, seed_everything
-from .train import Trainer, check_finite_weights
-
-
-def load_bundle(args):
-    return datasets.load_bundle(args.dataset, args.data, args.download, **data_options(args))
-
-
-def attach(args, bundle, device, create_split):
-    """The saved split (created by main_train only), after the data set and flags were validated."""
-    save_dir = ensure_writable_dir(args.save_dir) if create_split else Path(args.save_dir)
-    data = datasets.prepare_data(bundle, save_dir, device, args.val_size, args.split_seed,
-                                 args.no_aug, create_split)
-    # memory: data.train/data.val are views of the images on the device; on CUDA this frees the
-    # host copy (on CPU they share it, so nothing changes)
-    bundle.train_x = bundle.train_x.new_empty((0, *bundle.train_x.shape[1:]))
-    return data
+from engine import distributed, recipe
+from engine.device import fast_path_plan, prepare_model, resolve_device
+from engine.errors import Diverged, UserError
+from engine.events import LearningEvents
+from engine.io import load_state, save_state, write_json
+from engine.record import run_record
+from engine.seed import generator, seed_everything
+from engine.train import Trainer, check_finite_weights
+from models import build_args, save_model
 
 
 def save_progress(path, model, h, gen, history, events):
@@ -71,7 +54,7 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, c
     gen = generator(seed, offset=1)
     fast = recipe.is_fast(args)
     if fast:  # whitening init of the first layer from (unaugmented) training images
-        recipe.whiten(model, next(train_set.batches(recipe.WHITEN_SAMPLE))[0])
+        models.whiten_init(model, next(train_set.batches(recipe.WHITEN_SAMPLE))[0])
     history = []
     if resume and checkpoint is not None and Path(checkpoint).exists():
         history = restore_progress(checkpoint, model, h, gen, events)
@@ -98,9 +81,9 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, c
 def train_original(args):
     device = distributed.init(resolve_device(args.device))  # torchrun: join the data-parallel group
     fast_path_plan(device, args)  # refuses --compile on CPU before anything is written
-    bundle = load_bundle(args)
+    bundle = datasets.bundle_from(args)
     arch = models.check_arch(args.arch or bundle.default_arch)
-    data = attach(args, bundle, device, create_split=True)
+    data = datasets.attach(args, bundle, device, create_split=True)
     out = Path(args.save_dir) / "original"
     seed_everything(args.seed)
     build = build_args(arch, data)

@@ -1,8 +1,8 @@
 """Do the cheap proxies rank digits as the heldout estimate does? (a check, not a test: ~10 s
 on one free CPU core, minutes on a busy machine)
 
-    python -m memorization.check_digits                    # tinymlp: original + estimate + proxies + report
-    python -m memorization.check_digits --arch cnn --num_models 64
+    python -m bench.check_digits                    # tinymlp: original + estimate + proxies + report
+    python -m bench.check_digits --arch cnn --num_models 64
 
 Trains the original model (main_train.py) in --save_dir (a temporary folder by default), runs
 `python -m memorization estimate`, the learning-event proxies and `report` with the same

@@ -6,9 +6,9 @@
 """
 from pathlib import Path
 
-import models
-from .errors import UserError
-from .io import load_state, read_json, save_state, write_json
+from engine.errors import UserError
+from engine.io import load_state, read_json, save_state, write_json
+from .registry import build_model
 
 
 def build_args(arch, data):
@@ -39,7 +39,7 @@ def load_model(folder, data=None, hint="", what="checkpoint"):
                             f"{expected['num_classes']} of shape {expected['in_shape']}")
         if meta.get("split_sha") and meta["split_sha"] != data.split.sha:
             raise UserError(f"{what} {folder} was trained on another data split; use its own --save_dir")
-    model = models.build_model(build["arch"], build["num_classes"], tuple(build["in_shape"]),
+    model = build_model(build["arch"], build["num_classes"], tuple(build["in_shape"]),
                                tuple(build["mean"]), tuple(build["std"]))
     state = load_state(folder / "model.pt", what, hint)
     try:

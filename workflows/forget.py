@@ -11,22 +11,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import datasets
 import models
 import unlearn
 from datasets import Data
 from datasets import forget_sets as fsets
 from evaluation import accuracies, svc_mia, tow, tow_mia
 from evaluation.attacks import lira_attack, population_loss_attack
-from .checkpoint import build_args, load_model, save_model
-from .cli import int_list
-from . import distributed
-from .device import fast_path_plan, prepare_model, resolve_device
-from .errors import Diverged, UserError
-from .io import ensure_writable_dir, read_json, read_npz, write_json
-from .original import attach, load_bundle
-from .record import run_record
-from .seed import seed_everything
-from .train import check_finite_weights
+from engine import distributed
+from engine.cli import int_list
+from engine.device import fast_path_plan, prepare_model, resolve_device
+from engine.errors import Diverged, UserError
+from engine.io import ensure_writable_dir, load_state, read_json, read_npz, write_json
+from engine.record import run_record
+from engine.seed import seed_everything
+from engine.train import check_finite_weights
+from models import load_model, save_model
 
 
 def add_forget_set_args(p):
@@ -61,8 +61,7 @@ def setup(args):
     """Validate flags and inputs, load data and the starting model; writes nothing."""
     device = distributed.init(resolve_device(args.device))  # torchrun: join the data-parallel group
     fast_path_plan(device, args)  # refuses --compile on CPU
-    bundle = load_bundle(args)
-    data = attach(args, bundle, device, create_split=False)
+    data = datasets.attach(args, datasets.bundle_from(args), device, create_split=False)
     marker = Path(args.save_dir) / "original" / "metrics.json"
     finished = read_json(marker, "original model metrics") if marker.exists() else None
     if finished is not None and finished.get("diverged"):
@@ -225,7 +224,6 @@ def run_dir(args, method, forget_set):
 
 
 def load_mask(path):
-    from .io import load_state
     mask = load_state(path, "--mask_path", hint="make one with generate_mask.py")
     if not isinstance(mask, dict) or not all(isinstance(v, torch.Tensor) for v in mask.values()):
         raise UserError(f"--mask_path {path} is not a mask (a dict of parameter name -> tensor)")
@@ -288,7 +286,7 @@ def unlearning_parser(doc):
     """The flags every unlearning entry script shares: data, run, method options, forget set and
     the run flags below (main_forget.py and main_rum.py add their own on top)."""
     from unlearn.options import add_method_args
-    from .cli import add_data_args, add_run_args, parser
+    from engine.cli import add_data_args, add_run_args, parser
     p = parser(doc)
     add_data_args(p)
     add_run_args(p)
