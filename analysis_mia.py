@@ -1,5 +1,6 @@
 """ToW-MIA and every MIA figure over seeds (mean ± 95% t-interval), grouped like analysis.py.
 Writes <save_dir>/analysis/tow_mia.{csv,md} and tow_mia_by_memorization.png / _by_es.png."""
+from engine.config import freeze
 from engine.errors import cli_main
 from evaluation.mia import ATTACKS
 from evaluation.report import build_parser, run
@@ -12,7 +13,7 @@ PLOTS = [("memorization", "tow_mia", "ToW-MIA"), ("es", "tow_mia", "ToW-MIA")]
 
 @cli_main
 def main(argv=None):
-    run(build_parser(__doc__).parse_args(argv), "tow_mia", COLUMNS, TITLES, PLOTS)
+    run(freeze(build_parser(__doc__).parse_args(argv)), "tow_mia", COLUMNS, TITLES, PLOTS)
     return 0
 
 

@@ -7,13 +7,15 @@ loadable with weights_only=True) and masks.json; pass one to main_random.py --ma
 import argparse
 from pathlib import Path
 
-from engine import cli
-from workflows import forget as pipeline
+from datasets import forget_sets as fsets
+from engine.cli import parser
 from engine.errors import cli_main
 from engine.io import ensure_writable_dir, save_state, write_json
 from engine.record import run_record
-from datasets import forget_sets as fsets
-from unlearn.salun import forget_gradient_saliency, masks_from_saliency
+from unlearn.methods.salun import forget_gradient_saliency, masks_from_saliency
+from workflows import forget as pipeline
+from workflows import parsers
+from workflows.config import MaskConfig, forget_set_config
 
 
 def thresholds(text):
@@ -27,10 +29,10 @@ def thresholds(text):
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    pipeline.add_forget_set_args(p)
+    p = parser(__doc__)
+    parsers.add_data_args(p)
+    parsers.add_run_args(p)
+    parsers.add_forget_set_args(p)
     p.add_argument("--start_model", default=None,
                    help="model whose saliency is measured (default <save_dir>/original; pass the "
                         "previous step's model in a RUM sequence)")
@@ -44,20 +46,21 @@ def build_parser():
 
 @cli_main
 def main(argv=None):
-    args = cli.finish(build_parser().parse_args(argv))
-    ctx = pipeline.setup(args)
+    args = build_parser().parse_args(argv)
+    cfg = forget_set_config(args, MaskConfig, thresholds=tuple(args.thresholds))
+    ctx = pipeline.setup(cfg)
     forget_set = pipeline.build_forget_set(ctx)
-    out = Path(args.mask_dir) if args.mask_dir else Path(args.save_dir) / "masks" / forget_set.name
+    out = Path(cfg.mask_dir) if cfg.mask_dir else Path(cfg.save_dir) / "masks" / forget_set.name
     ensure_writable_dir(out, "--mask_dir")
-    fsets.save_forget_set(args.save_dir, forget_set, ctx.data.split.sha)
+    fsets.save_forget_set(cfg.save_dir, forget_set, ctx.data.split.sha)
     forget = ctx.data.train.select(forget_set.indices)
-    saliency = forget_gradient_saliency(ctx.model, forget, args.batch_size)
-    masks = masks_from_saliency(saliency, args.thresholds, legacy_bottom=args.legacy_bottom)
+    saliency = forget_gradient_saliency(ctx.model, forget, cfg.batch_size)
+    masks = masks_from_saliency(saliency, cfg.thresholds, legacy_bottom=cfg.legacy_bottom)
     files = {}
     for q, mask in masks.items():
         files[str(q)] = str(save_state(out / f"mask_{q}.pt", {k: v.cpu() for k, v in mask.items()}))
-    write_json(out / "masks.json", {**run_record(args, ctx.data.split), "forget_set": forget_set.describe(),
-                                    "legacy_bottom": args.legacy_bottom, "files": files})
+    write_json(out / "masks.json", {**run_record(cfg, ctx.data.split), "forget_set": forget_set.describe(),
+                                    "legacy_bottom": cfg.legacy_bottom, "files": files})
     print(f"{len(files)} masks for {forget_set.name} ({len(forget)} examples) -> {out}/mask_<q>.pt")
     return 0
 

@@ -4,26 +4,23 @@ Writes <save_dir>/forget_sets/<name>.json, the cached reference under <save_dir>
 <save_dir>/unlearn/<method>/<forget_set>/s<seed>/metrics.json."""
 import sys
 
-from engine import cli
-from workflows import forget as pipeline
 from engine.errors import cli_main
-from unlearn.addons import add_addon_args
-from unlearn.options import apply_defaults
+from workflows import forget, parsers
+from workflows.config import unlearn_config
 
 
 def build_parser():
-    p = pipeline.unlearning_parser(__doc__)
-    add_addon_args(p)  # capstone add-ons: --ssl, --augment_forget, --tsne (unlearn/addons.py)
+    p = parsers.unlearning_parser(__doc__)
+    parsers.add_addon_args(p)  # capstone add-ons: --ssl, --augment_forget, --tsne
     return p
 
 
-def run(args):
-    args = apply_defaults(cli.finish(args))
-    metrics, path = pipeline.run_unlearning(args)
+def run(cfg):
+    metrics, path = forget.run_unlearning(cfg)
     if metrics is None:
         print(f"skipped: {path} exists")
         return 0
-    print(pipeline.summary_line(metrics))
+    print(forget.summary_line(metrics))
     print(f"-> {path}")
     if metrics.get("diverged"):
         print(f"diverged: {metrics['diverged']}; recorded in {path}", file=sys.stderr)
@@ -33,7 +30,7 @@ def run(args):
 
 @cli_main
 def main(argv=None):
-    return run(build_parser().parse_args(argv))
+    return run(unlearn_config(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

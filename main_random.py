@@ -1,9 +1,10 @@
 """The random-label family (RL / RL_og, SalUn) with main_forget.py's interface.
 
 `--path` is RUM's name for the SalUn mask file (same as --mask_path)."""
-from engine.errors import UserError, cli_main
 import main_forget
 import unlearn
+from engine.errors import UserError, cli_main
+from workflows.config import unlearn_config
 
 RANDOM_LABEL_METHODS = ("RL", "SalUn")
 
@@ -16,7 +17,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if unlearn.canonical(args.unlearn) not in RANDOM_LABEL_METHODS:
         raise UserError(f"main_random.py runs RL, RL_og and SalUn only; use main_forget.py for --unlearn {args.unlearn}")
-    return main_forget.run(args)
+    return main_forget.run(unlearn_config(args))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 import datasets
-from engine import recipe
 from models import build_args
 from memorization.heldout import estimator_args, memorization_scores, run_models
 
@@ -53,7 +52,6 @@ def run(arch, fast, data, a):
                          (a.ref_epochs or a.epochs, a.ref_lr or a.lr, a.ref_batch_size or a.batch_size))
     args = estimator_args(seed=a.seed, epochs=epochs, lr=lr, batch_size=batch,
                           recipe="fast" if fast else "default")
-    recipe.apply(args)
     ks = list(range(a.models))
     build = build_args(arch, data)
     start = time.process_time()

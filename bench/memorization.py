@@ -10,6 +10,7 @@ and the ratio batched / sequential. Not a test.
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 
 import torch
 
@@ -56,14 +57,13 @@ def main():
         build = build_args(arch, data)
         args = estimator_args(seed=a.seed, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size)
         # warm-up: the first optimizer step imports torch._dynamo (~2 s), which must not be timed
-        warm = estimator_args(**{**vars(args), "epochs": 1})
+        warm = replace(args, epochs=1)
         for batched in (True, False):
             run_models(ks[:2], data, build, warm, torch.device("cpu"), batched, 2, progress=False)
         seq_time, seq = timed(ks, data, build, args, False, 1)
         print(f"{arch:>5} {'sequential':>16} {seq_time:8.2f} {a.models / seq_time:9.2f}")
         for stack in a.stack.split(","):
-            args.stack = stack
-            t, rec = timed(ks, data, build, args, True, group)
+            t, rec = timed(ks, data, build, replace(args, stack=stack), True, group)
             agree = (rec["train_correct"] == seq["train_correct"]).mean()
             print(f"{arch:>5} {'batched/' + stack:>16} {t:8.2f} {a.models / t:9.2f} {seq_time / t:18.2f}x"
                   f"   (correctness agrees with sequential on {100 * agree:.2f}% of D)")

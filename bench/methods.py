@@ -11,10 +11,9 @@ import statistics
 import tempfile
 
 import unlearn
-from engine import cli
 from workflows import forget as pipeline
+from workflows.config import train_config, unlearn_config
 from workflows.train import train_original
-from unlearn.options import METHOD_FLAGS, apply_defaults
 from .common import PeakRSS
 
 
@@ -25,9 +24,9 @@ def _quiet(fn, *a):
 
 def train(save_dir, epochs):
     import main_train
-    args = cli.finish(main_train.build_parser().parse_args(
-        ["--dataset", "digits", "--save_dir", save_dir, "--epochs", str(epochs)]))
-    return train_original(args)
+    args = main_train.build_parser().parse_args(["--dataset", "digits", "--save_dir", save_dir,
+                                                 "--epochs", str(epochs)])
+    return train_original(train_config(args))
 
 
 def forget(save_dir, method, n, epochs):
@@ -36,8 +35,7 @@ def forget(save_dir, method, n, epochs):
             "--num_indexes_to_replace", str(n)]
     if epochs is not None and method != "retrain":
         argv += ["--unlearn_epochs", str(epochs)]
-    args = apply_defaults(cli.finish(main_forget.build_parser().parse_args(argv)))
-    metrics, _ = pipeline.run_unlearning(args)
+    metrics, _ = pipeline.run_unlearning(unlearn_config(main_forget.build_parser().parse_args(argv)))
     return metrics
 
 
@@ -49,15 +47,13 @@ def rum(save_dir, n, epochs):
             "--num_indexes_to_replace", str(n)]
     if epochs is not None:
         argv += ["--rum_epochs", f"{epochs},{epochs},{epochs}"]
-    args = main_rum.default_forget_set(cli.finish(main_rum.build_parser().parse_args(argv)))
-    args.cli_defaults = {k: getattr(args, k) for k in METHOD_FLAGS}
     from workflows.rum import run_rum
-    metrics, _ = run_rum(args)
+    metrics, _ = run_rum(main_rum.rum_config(main_rum.build_parser().parse_args(argv)))
     return metrics
 
 
 def run(original_epochs=30, forget_n=120, method_epochs=None, rum_n=30, methods=None):
-    """method_epochs=None: every method at its default strength (unlearn/options.py)."""
+    """method_epochs=None: every method at its default strength (its registration's defaults)."""
     # `original` (the untouched model, a baseline row in tables) is not a method to time
     names = methods or [m for m in sorted(unlearn.METHODS) if m not in ("retrain", "original")]
     out = {"dataset": "digits", "original_epochs": original_epochs, "forget_set_size": forget_n,

@@ -10,23 +10,16 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
+from engine.registry import Registry
 from engine.io import ensure_writable_dir, read_json, sha256_of_indices, write_json
 from .base import Bundle, TensorSet, augment_batch, positions_of, to_float
 
-LOADERS = {}
-
-
-def register(name):
-    def deco(fn):
-        LOADERS[name] = fn
-        return fn
-    return deco
+LOADERS = Registry("--dataset")
+register = LOADERS.register  # @register("name") adds a loader under the value of --dataset
 
 
 def load_bundle(name, data=None, download=False, **options):
-    if name not in LOADERS:
-        raise UserError(f"unknown --dataset {name!r}; choose one of {', '.join(sorted(LOADERS))}")
-    return LOADERS[name](Path(data) if data else None, download, **options).validate()
+    return LOADERS.lookup(name)(Path(data) if data else None, download, **options).validate()
 
 
 @dataclass
@@ -125,6 +118,20 @@ def prepare_data(bundle, save_dir, device="cpu", val_size=None, split_seed=0, no
                      torch.arange(len(bundle.test_y)), aug)
     # views: train and val share the one copy of the images (no second copy of the data set)
     return Data(bundle, split, full.view(split.train_idx), full.view(split.val_idx), test)
+
+
+@dataclass(frozen=True)
+class DataFlags:
+    """Which data set a run uses and how its training split is carved and augmented."""
+    dataset: str = "digits"
+    data: str | None = None
+    download: bool = False
+    val_size: float | None = None
+    split_seed: int = 0
+    no_aug: bool = False
+    synth_n: int = 2000
+    synth_shape: str = "1x8x8"
+    synth_label_noise: float = 0.03
 
 
 def data_options(cfg):

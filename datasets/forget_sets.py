@@ -17,6 +17,18 @@ N_ES_GROUPS = 15
 ES_MIX_GROUPS = (3, 12, 14)  # RUM's low / medium / high-ES groups for --group_index -1
 
 
+@dataclass(frozen=True)
+class ForgetFlags:
+    """What to forget: one kind of forget set (random by default)."""
+    num_indexes_to_replace: int | None = None
+    class_to_replace: tuple | None = None
+    mem: str | None = None
+    mem_proxy: str = "heldout"
+    mem_file: str | None = None
+    group_index: int | None = None
+    forget_index_file: str | None = None
+
+
 @dataclass
 class ForgetSet:
     name: str
@@ -82,6 +94,19 @@ def random_set(train_idx, labels, n, seed, classes=None):
 
 # ---- memorization groups (rum-spec §5.1) -------------------------------------------------------
 
+def part_sizes(n):
+    """(high, mid, low) sizes of a forget set of n cut in three: a third each, the low part
+    taking the remainder (a `mix` set, RUM's refinement of a forget set, the ES mix)."""
+    third = n // 3
+    return third, third, n - 2 * third
+
+
+def mid_target(scores, proxy):
+    """The score of a 'mid' example: 0.5 for the heldout estimate, whose range [-1, 1] has that
+    natural middle; the median for a proxy, which has no fixed scale."""
+    return 0.5 if proxy == "heldout" else float(np.median(scores[np.isfinite(scores)]))
+
+
 def group_split(scores, n, mid_target):
     """(high, mid, low) positions: top n, closest n to mid_target, bottom n (stable ties)."""
     desc = np.argsort(-scores, kind="stable")
@@ -95,10 +120,9 @@ def mix_parts(high, mid, low, n):
     remainder. Parts are disjoint: where few scores lie near the mid target (digits: most heldout
     scores are 0, few near 0.5) the mid group overlaps the high one, so each part takes the first
     of its group not already in an earlier part (RUM took them blindly: duplicates)."""
-    third = n // 3
     taken, parts = set(), []
-    # each group lists n positions and earlier parts take at most 2 * third of them: enough left
-    for group, size in ((high, third), (mid, third), (low, n - 2 * third)):
+    # each group lists n positions and earlier parts take at most 2 * (n // 3) of them: enough left
+    for group, size in zip((high, mid, low), part_sizes(n)):
         fresh = [p for p in group.tolist() if p not in taken][:size]
         taken.update(fresh)
         parts.append(np.asarray(fresh, dtype=np.int64))
@@ -137,23 +161,13 @@ def memorization_set(train_idx, scores, group, n, proxy):
     if group not in MEM_GROUPS:
         raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
     check_size(n, len(train_idx))
-    # True memorization lives in [-1, 1] with a natural middle at 0.5; proxies have no fixed
-    # scale, so their middle is the median (rum-spec §5.2, §5.4).
-    finite = scores[np.isfinite(scores)]
-    mid_target = 0.5 if proxy == "heldout" else float(np.median(finite))
-    high, mid, low = group_split(scores, n, mid_target)
+    target = mid_target(scores, proxy)
+    high, mid, low = group_split(scores, n, target)
     chosen = {"high": high, "mid": mid, "low": low}.get(group)
     if chosen is None:
         chosen = mix_of(high, mid, low, n)
     return ForgetSet(f"mem-{group}_{proxy}_n{n}", "memorization", train_idx[chosen],
-                     {"group": group, "proxy": proxy, "n": n, "mid_target": mid_target})
-
-
-def memorization_parts(train_idx, scores, n, proxy):
-    """The low / mid / high parts of a `mix` forget set (used by RUM), as original indices."""
-    mid_target = 0.5 if proxy == "heldout" else float(np.median(scores[np.isfinite(scores)]))
-    high, mid, low = mix_parts(*group_split(scores, n, mid_target), n)
-    return {"low": train_idx[low], "mid": train_idx[mid], "high": train_idx[high]}
+                     {"group": group, "proxy": proxy, "n": n, "mid_target": target})
 
 
 # ---- entanglement (ES) groups (rum-spec §5.3) --------------------------------------------------
@@ -161,8 +175,7 @@ def memorization_parts(train_idx, scores, n, proxy):
 def es_set(groups, group_index, n):
     """First n of distance slice g (closest to the centroid first); -1 mixes RUM's 3/12/14."""
     if group_index == -1:
-        third = n // 3
-        sizes = (third, third, n - 2 * third)
+        sizes = part_sizes(n)  # a third each, the last group the remainder
         parts = [groups[g][:k] for g, k in zip(ES_MIX_GROUPS, sizes)]
         for g, k, p in zip(ES_MIX_GROUPS, sizes, parts):
             check_size(k, len(groups[g]))

@@ -8,7 +8,6 @@ SyncBatchNorm under data parallelism, and torch.compile when asked for (--compil
 import contextlib
 import functools
 import os
-from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -51,13 +50,13 @@ def _has(model, kinds):
     return model is not None and any(isinstance(m, kinds) for m in model.modules())
 
 
-def fast_path_plan(device, args=None, model=None, bf16=None):
+def fast_path_plan(device, compile=False, model=None, bf16=None):
     """{switch: on?} for a run on `device` (anything with a `.type`, so tests can pass a stand-in
-    for a CUDA device). `args.compile` asks for torch.compile; on CPU it is refused (UserError).
+    for a CUDA device). `compile` asks for torch.compile; on CPU it is refused (UserError).
     `model` narrows channels_last to conv nets and SyncBatchNorm to nets with BatchNorm;
     `bf16` overrides the check that the GPU supports bfloat16."""
     cuda = _is_cuda(device)
-    compile_ = bool(getattr(args, "compile", False))
+    compile_ = bool(compile)
     if compile_ and not cuda:
         raise UserError(COMPILE_ON_CPU)
     bf16 = _cuda_bf16() if bf16 is None and cuda else bool(bf16)
@@ -88,7 +87,7 @@ def to_device(t, device):
 
 def prepare_model(model, device, compile=False):
     """Move to the device and apply the fast paths of `fast_path_plan` (none on CPU)."""
-    plan = fast_path_plan(device, SimpleNamespace(compile=compile), model)
+    plan = fast_path_plan(device, compile, model)
     model = model.to(device)
     if plan["channels_last"]:
         model = model.to(memory_format=torch.channels_last)

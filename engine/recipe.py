@@ -10,7 +10,8 @@ changes it). `fast` is the airbench-style recipe for the fast CIFAR network (mod
 - patch-whitening initialisation of the first layer from the training data (models that have one);
 - test-time flip averaging in evaluation (`FlipTTA`) where the data set flips.
 """
-import torch
+from dataclasses import dataclass, replace
+
 import torch.nn.functional as F
 from torch import nn
 
@@ -19,26 +20,47 @@ FAST = {"label_smoothing": 0.2, "nesterov": True, "scheduler": "linear", "warmup
 WHITEN_SAMPLE = 5000
 
 
-def is_fast(args):
-    return getattr(args, "recipe", "default") == "fast"
+@dataclass(frozen=True)
+class OptimFlags:
+    """How a model is trained from scratch: the optimiser, the schedule and the recipe, resolved
+    (under `--recipe fast` the values the recipe fixes are already filled in)."""
+    epochs: int = 30
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    scheduler: str = "cosine"
+    decreasing_lr: tuple = (91, 136)
+    gamma_lr: float = 0.1
+    warmup: float = 0
+    recipe: str = "default"
+    nesterov: bool = False
+    label_smoothing: float = 0.0
 
 
-def apply(args):
-    """Fill the optimisation flags the fast recipe fixes (idempotent); `default` is untouched."""
-    if is_fast(args):
-        args.scheduler = FAST["scheduler"]
-        args.nesterov = FAST["nesterov"]
-        args.label_smoothing = FAST["label_smoothing"]
-        if not args.warmup:
-            args.warmup = FAST["warmup_fraction"] * args.epochs
-    return args
+def resolve(flags):
+    """`flags` with what --recipe fixes filled in (the default recipe changes nothing)."""
+    if flags.recipe != "fast":
+        return flags
+    return replace(flags, scheduler=FAST["scheduler"], nesterov=FAST["nesterov"],
+                   label_smoothing=FAST["label_smoothing"],
+                   warmup=flags.warmup or FAST["warmup_fraction"] * flags.epochs)
 
 
-def loss(logits, y, args, **kw):
-    smoothing = getattr(args, "label_smoothing", 0.0)
-    if smoothing:
-        return F.cross_entropy(logits, y, label_smoothing=smoothing, **kw)
-    return F.cross_entropy(logits, y, **kw)
+def trainer_kwargs(cfg, steps_per_epoch):
+    """engine.train.Trainer's optimisation arguments from resolved OptimFlags."""
+    return {"lr": cfg.lr, "epochs": cfg.epochs, "momentum": cfg.momentum,
+            "weight_decay": cfg.weight_decay, "scheduler": cfg.scheduler,
+            "milestones": cfg.decreasing_lr, "gamma": cfg.gamma_lr, "warmup": cfg.warmup,
+            "steps_per_epoch": steps_per_epoch, "nesterov": cfg.nesterov}
+
+
+def is_fast(cfg):
+    return cfg.recipe == "fast"
+
+
+def loss(logits, y, cfg, **kw):
+    """Cross-entropy with the recipe's label smoothing (none under the default recipe)."""
+    return F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing, **kw)
 
 
 class FlipTTA(nn.Module):

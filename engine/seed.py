@@ -18,3 +18,11 @@ def generator(seed, offset=0):
     g = torch.Generator()
     g.manual_seed(int(seed) * 1000003 + offset)
     return g
+
+
+def seeded_init(build, seed):
+    """`build()` under `torch.manual_seed(seed)`, leaving the global RNG stream as it was: a
+    model's initial weights depend on `seed` only, wherever in a run it is built."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return build()

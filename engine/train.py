@@ -10,7 +10,6 @@ non-finite loss, the progress bar and the timing. Callers keep their plain loops
                 loss = F.cross_entropy(model(x), y)
             h.step(loss)
 """
-import math
 import time
 
 import torch
@@ -21,6 +20,7 @@ from .device import autocast
 from .errors import Diverged, UserError
 
 SCHEDULERS = ("constant", "cosine", "multistep", "linear")
+CHECK_EVERY = 50  # steps between the checks for a non-finite loss (each waits for the device)
 
 
 def make_scheduler(optimizer, name, epochs, milestones=(), gamma=0.1):
@@ -54,16 +54,14 @@ class Trainer:
         opt_wd = 0.0 if self.mask else weight_decay
         if optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=opt_wd)
-        else:
-            if nesterov:  # --recipe fast (engine/recipe.py)
-                self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd,
-                                                 nesterov=True)
-            else:
-                self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd)
+        else:  # nesterov: --recipe fast (engine/recipe.py)
+            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=opt_wd,
+                                             nesterov=nesterov)
         self.scheduler = make_scheduler(self.optimizer, scheduler, self.num_epochs, milestones, gamma)
         self.warmup_steps = int(warmup * steps_per_epoch) if warmup and steps_per_epoch else 0
         self.global_step, self.epoch, self.seconds = 0, 0, 0.0
-        self.last_loss = float("nan")
+        self.last_loss = None
+        self._bad = None  # on-device record of the first non-finite loss: (step, epoch, value)
         self.on_epoch_end = []
         self._masked = [(p, self.mask[n]) for n, p in named.items() if self.mask and n in self.mask]
 
@@ -92,7 +90,8 @@ class Trainer:
             self.seconds += time.perf_counter() - start
             for callback in self.on_epoch_end:  # after the schedule step: a resume starts clean
                 callback(epoch)
-            bar.set_postfix(loss=f"{self.last_loss:.4f}")
+            if self.last_loss is not None:
+                bar.set_postfix(loss=f"{float(self.last_loss):.4f}")
 
     def _apply_warmup(self):
         if self.global_step < self.warmup_steps:
@@ -107,29 +106,51 @@ class Trainer:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def step(self, loss):
-        """Backward + masked SGD step; a NaN/inf loss raises Diverged instead of poisoning the run."""
+        """Backward + masked SGD step. A NaN/inf loss is recorded on the device (no host sync per
+        step, which would stall a GPU) and raises Diverged at the next `check_finite` (every
+        CHECK_EVERY steps and at the end of each epoch). Returns the loss (a detached tensor)."""
         if self.regularizer is not None:
             with self.autocast():
                 loss = loss + self.regularizer(self.model)
         self.optimizer.zero_grad(set_to_none=True)
         # ---- data parallel (engine/distributed.py): weighted backward + one gradient all-reduce
         if distributed.active():
-            value = distributed.backward_and_reduce(loss, self._params(), self.model)
+            value = torch.as_tensor(distributed.backward_and_reduce(loss, self._params(), self.model))
         else:
-            value = float(loss.detach())
-        # ----
-        if not math.isfinite(value):
-            raise Diverged(f"{self.desc}: loss became {value} at epoch {self.epoch}, step {self.global_step}")
-        self.last_loss = value
-        if not distributed.active():
+            value = loss.detach()
             loss.backward()
+        # ----
+        self._watch(value)
         for p, m in self._masked:
             if p.grad is not None:
                 p.grad.add_(p.detach(), alpha=self.weight_decay).mul_(m)
         self._apply_warmup()
         self.optimizer.step()
         self.global_step += 1
+        if self.global_step % CHECK_EVERY == 0:
+            self._check_loss()
         return value
+
+    def _watch(self, value):
+        value = value.float().reshape(())
+        if self._bad is None:
+            self._bad = (torch.full((), -1, dtype=torch.long, device=value.device),
+                         torch.zeros((), dtype=torch.long, device=value.device), torch.zeros((), device=value.device))
+        step, epoch, bad_value = self._bad
+        first = ~torch.isfinite(value) & (step < 0)
+        self._bad = (torch.where(first, self.global_step, step), torch.where(first, self.epoch, epoch),
+                     torch.where(first, value, bad_value))
+        self.last_loss = value
+
+    def _check_loss(self):
+        if self._bad is not None and int(self._bad[0]) >= 0:
+            step, epoch, value = (t.item() for t in self._bad)
+            raise Diverged(f"{self.desc}: loss became {value} at epoch {epoch}, step {step}")
+
+    def check_finite(self):
+        """Raise Diverged if a loss or a weight became NaN/inf (call at the end of each epoch)."""
+        self._check_loss()
+        check_finite_weights(self.model, self.desc)
 
 
 def check_finite_weights(model, where="model"):

@@ -39,16 +39,18 @@ def roc_summary(member_scores, nonmember_scores):
 
 
 def logit_confidence(logits, labels):
-    """φ = log p_y − log(1 − p_y), computed stably as z_y − logsumexp(z_{c≠y})."""
+    """φ = log p_y − log(1 − p_y) of each row of `logits` [..., C] (labels of shape [...] or
+    broadcastable to it), computed stably as z_y − logsumexp(z_{c≠y}); a tensor on their device.
+    The LiRA statistic, here and for the heldout estimator's shadow models."""
     logits = logits.float()
-    z_y = logits.gather(1, labels[:, None]).squeeze(1)
-    others = logits.scatter(1, labels[:, None], float("-inf"))
-    return (z_y - torch.logsumexp(others, dim=1)).cpu().numpy()
+    label = labels.expand(logits.shape[:-1])[..., None]
+    z_y = logits.gather(-1, label).squeeze(-1)
+    return z_y - torch.logsumexp(logits.scatter(-1, label, float("-inf")), dim=-1)
 
 
 def phi_of(model, tset):
     logits = predict_logits(model, tset)
-    return logit_confidence(logits, tset.y.to(logits.device))
+    return logit_confidence(logits, tset.y.to(logits.device)).cpu().numpy()
 
 
 def example_losses(model, tset):

@@ -2,11 +2,25 @@
 import argparse
 import sys
 
-from engine import cli
+from engine import cli, recipe
+from engine.config import freeze, from_args
 from engine.errors import cli_main
-from .heldout import ESTIMATE_DEFAULTS
+from workflows import parsers
+from workflows.config import save_dir_of
+from .heldout import EstimateConfig
 
 PROG = "python -m memorization"
+
+
+def estimate_config(args):
+    return recipe.resolve(from_args(EstimateConfig, args, save_dir=save_dir_of(args),
+                                    decreasing_lr=tuple(args.decreasing_lr)))
+
+
+def command_config(args):
+    """A frozen snapshot of one command's flags (the save folder resolved)."""
+    flags = {k: v for k, v in vars(args).items() if k not in ("run", "config")}
+    return freeze(argparse.Namespace(**flags), save_dir=save_dir_of(args))
 
 
 def add_estimate(sub):
@@ -14,15 +28,15 @@ def add_estimate(sub):
                        description="Train --num_models models on random subsets of D; write "
                                    "<save_dir>/memorization/heldout.npz (or a shard file).",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    cli.add_optim_args(p, epochs=ESTIMATE_DEFAULTS["epochs"], lr=ESTIMATE_DEFAULTS["lr"])
+    parsers.add_data_args(p)
+    parsers.add_run_args(p)
+    parsers.add_optim_args(p, epochs=EstimateConfig.epochs, lr=EstimateConfig.lr)
     g = p.add_argument_group("estimator")
-    p.set_defaults(batch_size=ESTIMATE_DEFAULTS["batch_size"])
+    p.set_defaults(batch_size=EstimateConfig.batch_size)
     for action in p._actions:
         if action.dest == "arch":
             action.help = "architecture of the heldout models (default: the original model's, else the data set's)"
-    g.add_argument("--num_models", type=int, default=ESTIMATE_DEFAULTS["num_models"],
+    g.add_argument("--num_models", type=int, default=EstimateConfig.num_models,
                    help="models in the whole estimate (RUM: 400)")
     g.add_argument("--subset_ratio", type=float, default=0.7, help="fraction of D each model trains on")
     g.add_argument("--influence", action="store_true", help="also estimate infl(i, j) on the test split")
@@ -38,7 +52,7 @@ def add_estimate(sub):
                         "SLURM_ARRAY_TASK_ID or torchrun's RANK, else unsharded)")
     g.add_argument("--num_shards", type=int, default=None,
                    help="number of shards (default: SLURM_ARRAY_TASK_COUNT or WORLD_SIZE)")
-    p.set_defaults(run=run_estimate)
+    p.set_defaults(run=run_estimate, config=estimate_config)
 
 
 def add_merge(sub):
@@ -49,15 +63,15 @@ def add_merge(sub):
     p.add_argument("--save_dir", default=None, help="output folder (default runs/<dataset>)")
     p.add_argument("--num_shards", type=int, default=None, help="default: read from the file names")
     p.add_argument("--influence", action="store_true", help="also write the influence matrix")
-    p.set_defaults(run=run_merge)
+    p.set_defaults(run=run_merge, config=command_config)
 
 
 def add_proxy(sub):
     from .proxies import KINDS
     p = sub.add_parser("proxy", help="a memorization proxy", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Write <save_dir>/memorization/<kind>.npz (+ .json).")
-    cli.add_data_args(p)
-    cli.add_run_args(p)
+    parsers.add_data_args(p)
+    parsers.add_run_args(p)
     p.add_argument("--kind", required=True, choices=KINDS, help="which proxy")
     p.add_argument("--momentum", type=cli.non_negative_float, default=0.9, help="ho_ret fine-tuning")
     p.add_argument("--weight_decay", type=cli.non_negative_float, default=5e-4, help="ho_ret fine-tuning")
@@ -66,12 +80,12 @@ def add_proxy(sub):
     p.add_argument("--patience", type=int, default=4,
                    help="ho_ret: stop when the epoch loss has not improved for this many epochs")
     p.add_argument("--h", default="0.01", help="curvature: radius, or a comma list of radii to average")
-    p.set_defaults(run=run_proxy)
+    p.set_defaults(run=run_proxy, config=command_config)
 
 
 def add_es_flags(p, size_help):
-    cli.add_data_args(p)
-    cli.add_run_args(p)
+    parsers.add_data_args(p)
+    parsers.add_run_args(p)
     p.add_argument("--n_groups", type=int, default=15, help="distance groups (RUM: 15)")
     p.add_argument("--num_indexes_to_replace", type=int, default=None, help=size_help)
     p.add_argument("--mu", choices=("midpoint", "global"), default="midpoint",
@@ -83,7 +97,7 @@ def add_es(sub):
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Write <save_dir>/memorization/es_groups.json.")
     add_es_flags(p, "forget set = first N of each group (default: the whole group)")
-    p.set_defaults(run=run_es)
+    p.set_defaults(run=run_es, config=command_config)
 
 
 def add_report(sub):
@@ -93,7 +107,7 @@ def add_report(sub):
                                    "(correlations.csv, scatter.png) and the ES of each memorization group "
                                    "and each distance group (es.csv), in <save_dir>/memorization/report/.")
     add_es_flags(p, "examples per group (default: the size of a distance group)")
-    p.set_defaults(run=run_report)
+    p.set_defaults(run=run_report, config=command_config)
 
 
 def build_parser():
@@ -169,10 +183,8 @@ def run_report(args):
 
 @cli_main
 def main(argv=None):
-    args = cli.finish(build_parser().parse_args(argv))
-    run = args.run
-    del args.run  # not part of the recorded config
-    return run(args)
+    args = build_parser().parse_args(argv)
+    return args.run(args.config(args))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def train_hint(args):
 def load_data(args):
     """(device, data) on the split saved in --save_dir; refuses to create a split."""
     device = resolve_device(args.device)
-    fast_path_plan(device, args)  # refuses --compile on a CPU, like every other script
+    fast_path_plan(device, args.compile)  # refuses --compile on a CPU, like every other script
     return device, datasets.attach(args, datasets.bundle_from(args), device, create_split=False)
 
 

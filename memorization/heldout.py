@@ -18,13 +18,13 @@ Sharding: shard i of n trains the models k = i (mod n) and saves their raw per-m
 all shards and applies the formula above once. Because model k depends on (seed, k) only and a
 batched group is always padded to the same size, merging gives exactly the unsharded result.
 """
-import argparse
 import hashlib
 import json
 import math
 import os
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import models
+import datasets
+from datasets import DataFlags
 from datasets.base import to_float
+from engine.config import RunFlags
+from engine.recipe import OptimFlags
 from models import build_args
 from engine.device import prepare_model
 from engine.errors import Diverged, UserError
@@ -41,7 +45,8 @@ from engine.io import read_json, read_npz, sha256_of_indices, write_npz
 from engine.record import run_record
 from datasets.base import alternating_flip
 from engine import recipe
-from engine.train import Trainer, check_finite_weights
+from engine.train import Trainer
+from evaluation.attacks import logit_confidence
 from .common import check_positive, load_data, out_dir, write_scores
 from .seeds import (check_subset_ratio, draw_subset, init_model, order_generator, resolve_shard,
                     shard_models)
@@ -79,8 +84,7 @@ def settings(args, data, arch, batched):
             "gamma_lr": args.gamma_lr, "warmup": args.warmup,
             "path": "batched" if batched else "sequential", "models_per_batch": group,
             "stack": args.stack if batched else None,
-            "synthetic": {k: getattr(args, k) for k in ("synth_n", "synth_shape", "synth_label_noise")}
-            if args.dataset == "synthetic" else None,
+            "synthetic": datasets.data_options(args) or None,
             **({"recipe": "fast"} if recipe.is_fast(args) else {})}  # absent for default: same fingerprint
 
 
@@ -94,27 +98,30 @@ def fingerprint(setting):
 # digits in about a minute on a CPU (55 s in `make demo`). For CIFAR use RUM's recipe:
 # --num_models 400 --epochs 30 --lr 0.01 --batch_size 512 --scheduler multistep
 # --decreasing_lr 16,21,26.
-ESTIMATE_DEFAULTS = {"num_models": 32, "epochs": 12, "lr": 0.1, "batch_size": 32}
+@dataclass(frozen=True)
+class EstimateConfig(DataFlags, RunFlags, OptimFlags):
+    """`estimate`: the heldout models' recipe, how many, on what subsets, and how they are run."""
+    num_models: int = 32
+    epochs: int = 12
+    lr: float = 0.1
+    batch_size: int = 32
+    decreasing_lr: tuple = ()
+    subset_ratio: float = 0.7
+    influence: bool = False
+    sequential: bool = False
+    models_per_batch: int = 16
+    stack: str = "auto"
+    shard: int | None = None
+    num_shards: int | None = None
 
 
 def estimator_args(**overrides):
-    """The namespace the training functions read, with the optimisation defaults of `estimate`
-    (for library use, benchmarks and tests; the CLI builds it from flags)."""
-    base = {"seed": 0, "epochs": ESTIMATE_DEFAULTS["epochs"], "lr": ESTIMATE_DEFAULTS["lr"],
-            "batch_size": ESTIMATE_DEFAULTS["batch_size"], "momentum": 0.9, "weight_decay": 5e-4,
-            "scheduler": "cosine", "decreasing_lr": [], "gamma_lr": 0.1, "warmup": 0,
-            "subset_ratio": 0.7, "stack": "auto"}
-    return argparse.Namespace(**{**base, **overrides})
+    """An EstimateConfig for library use, benchmarks and tests (seed 0 unless given; the CLI builds
+    its config from flags); --recipe fast's fixed values filled in."""
+    return recipe.resolve(EstimateConfig(**{"seed": 0, **overrides}))
 
 
 # ---- training --------------------------------------------------------------------------------
-
-def _trainer(net, args, steps, desc):
-    return Trainer(net, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
-                   weight_decay=args.weight_decay, scheduler=args.scheduler,
-                   milestones=args.decreasing_lr, gamma=args.gamma_lr, warmup=args.warmup,
-                   steps_per_epoch=steps, desc=desc, nesterov=getattr(args, "nesterov", False))
-
 
 def train_group(ks, subsets, data, build, args, device, batched, group_size):
     """Train the models `ks` (a stack padded to group_size, or one plain model); returns the net.
@@ -131,16 +138,16 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
         for k, net in zip(ks, nets):
             models.whiten_init(net, to_float(x_all[torch.as_tensor(subsets[k][:recipe.WHITEN_SAMPLE])]).to(device))
     if batched:
-        net = make_stack(nets, to_float(x_all[:4]).to(device), getattr(args, "stack", "auto"))
+        net = make_stack(nets, to_float(x_all[:4]).to(device), args.stack)
     else:
         net = nets[0]
     # the GPU fast paths (channels_last, --compile) for the stack as for one model; none on a CPU
-    net = prepare_model(net, device, compile=getattr(args, "compile", False))
+    net = prepare_model(net, device, compile=args.compile)
     subs = torch.as_tensor(np.stack([subsets[k] for k in ks]))  # [M, n_sub] positions in D
     gens = [order_generator(args.seed, k) for k in ks]
     n_sub = subs.shape[1]
     batch = min(args.batch_size, n_sub)
-    h = _trainer(net, args, math.ceil(n_sub / batch),
+    h = Trainer(net, **recipe.trainer_kwargs(args, math.ceil(n_sub / batch)),
                  desc=f"model {ks[0]}" if len(set(ks)) == 1 else f"models {ks[0]}..{max(ks)}")
     net.train()
     try:
@@ -159,7 +166,7 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
                 loss = (recipe.loss(logits.flatten(0, 1).float(), y.flatten(), args, reduction="sum") if fast
                         else F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum"))
                 h.step(loss / pos.shape[1])
-        check_finite_weights(net, "heldout models")
+        h.check_finite()
     except Diverged as e:
         raise UserError(f"heldout model(s) {sorted(set(ks))} diverged ({e}); lower --lr")
     return net
@@ -176,10 +183,7 @@ def correctness(net, tset, batched, batch_size=1024, tta=False):
         if tta:  # --recipe fast on data sets that flip: average with the mirrored image
             logits = 0.5 * (logits + (net(x.flip(-1), shared=True) if batched else net(x.flip(-1))[None]).float())
         hits.append((logits.argmax(-1) == y[None]).cpu())
-        label = y[None, :, None].expand(logits.shape[0], -1, 1)
-        z_y = logits.gather(2, label).squeeze(2)
-        rest = torch.logsumexp(logits.scatter(2, label, float("-inf")), dim=2)
-        phis.append((z_y - rest).clamp(-60000, 60000).half().cpu())
+        phis.append(logit_confidence(logits, y[None]).clamp(-60000, 60000).half().cpu())
     if not hits:
         return np.zeros((1, 0), dtype=bool), np.zeros((1, 0), dtype=np.float16)
     return torch.cat(hits, dim=1).numpy(), torch.cat(phis, dim=1).numpy()

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from engine.errors import Diverged, UserError
 from engine.io import read_npz
+from engine.recipe import OptimFlags, trainer_kwargs
 from engine.seed import generator
 from engine.train import Trainer
 from evaluation import accuracy, predict_logits
@@ -55,8 +56,8 @@ def fine_tune_on_heldout(model, heldout, lr, max_epochs, batch_size, seed, patie
     epoch loss has not improved for `patience` epochs. Returns (model, epochs run)."""
     tuned = copy.deepcopy(model)
     steps = -(-len(heldout) // batch_size)
-    h = Trainer(tuned, lr=lr, epochs=max_epochs, momentum=momentum, weight_decay=weight_decay,
-                scheduler="constant", steps_per_epoch=steps, desc="ho_ret fine-tune")
+    plan = OptimFlags(epochs=max_epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, scheduler="constant")
+    h = Trainer(tuned, **trainer_kwargs(plan, steps), desc="ho_ret fine-tune")
     gen = generator(seed, offset=11)
     best, since_best, ran = float("inf"), 0, 0
     tuned.train()

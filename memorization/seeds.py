@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
+from engine.seed import seeded_init
 
 SUBSET, INIT, ORDER = 0, 1, 2  # independent streams of one model
 
@@ -45,9 +46,7 @@ def order_generator(seed, k):
 
 def init_model(build_fn, seed, k):
     """Model k's initial weights depend on (seed, k) only, and leave the global RNG untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(stream_seed(seed, k, INIT))
-        return build_fn()
+    return seeded_init(build_fn, stream_seed(seed, k, INIT))
 
 
 def shard_models(num_models, shard, num_shards):

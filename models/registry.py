@@ -1,25 +1,14 @@
 """Name -> model factory table. A factory takes (num_classes, in_shape) and returns a Classifier."""
-from engine.errors import UserError
+from engine.registry import Registry
 from .base import Normalize
 
-MODELS = {}
-
-
-def register(name):
-    """Decorator adding a factory to MODELS under `name` (the value of --arch)."""
-    def add(factory):
-        if name in MODELS:
-            raise ValueError(f"model {name!r} registered twice")
-        MODELS[name] = factory
-        return factory
-    return add
+MODELS = Registry("--arch")
+register = MODELS.register  # @register("name") adds a factory under the value of --arch
 
 
 def check_arch(arch):
     """Return `arch` if it is registered, otherwise a UserError listing the choices."""
-    if arch not in MODELS:
-        raise UserError(f"unknown --arch {arch!r}; choose one of {', '.join(sorted(MODELS))}")
-    return arch
+    return MODELS.canonical(arch)
 
 
 def build_model(arch, num_classes, in_shape, mean, std):

@@ -10,7 +10,9 @@ def test_logit_confidence_is_log_odds():
     labels = torch.tensor([0, 2])
     p = torch.softmax(logits, 1).numpy()
     expected = [np.log(p[0, 0] / (1 - p[0, 0])), np.log(p[1, 2] / (1 - p[1, 2]))]
-    assert attacks.logit_confidence(logits, labels) == pytest.approx(np.array(expected), rel=1e-5)
+    assert attacks.logit_confidence(logits, labels).numpy() == pytest.approx(np.array(expected), rel=1e-5)
+    stacked = attacks.logit_confidence(torch.stack([logits, 2 * logits]), labels[None])  # [models, N]
+    assert stacked[0].numpy() == pytest.approx(np.array(expected), rel=1e-5) and stacked.shape == (2, len(labels))
 
 
 def test_roc_summary_extremes():

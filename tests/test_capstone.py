@@ -13,17 +13,19 @@ import torch.nn.functional as F
 from conftest import digits_forget_retain
 import main_forget
 import models
+import unlearn
 from engine.errors import UserError
 from engine.train import Trainer
 from evaluation.capstone import geo_metric, geo_metric_of_run, tsne_plot
 from unlearn import UnlearnData, addons
+from unlearn.addons import AddonFlags
 from unlearn.augment.arpl import arpl_samples, train_arpl
 from unlearn.augment.gan import load_generator, save_generator
 from unlearn.augment.opengan import OpenGANTerm, opengan_targets, train_opengan
 from unlearn.augment.simple import simple_augment
 from unlearn.ssl.regularizer import (Regularizer, SSLTerm, contrastive_ssl_loss, forget_weight,
                                      simclr_outputs)
-from unlearn.ssl.simclr import ProjectionHead, SimCLRNet, nt_xent, train_simclr
+from unlearn.ssl.simclr import ProjectionHead, SimCLRConfig, SimCLRNet, nt_xent, train_simclr
 from unlearn.ssl.views import jitter_view, simclr_view
 
 
@@ -140,14 +142,12 @@ def test_opengan_targets_change_the_gradient(digits, method, tmp_path):
     targets = opengan_targets(G, data.original, data.forget, 25, seed=0)
     assert targets.features.shape == (25, data.original.feature_dim)
     assert torch.equal(targets.labels, data.forget.y[torch.arange(25) % len(data.forget)])
-    cfg = argparse.Namespace(batch_size=16, kd_T=2.0, alpha=0.9)
+    cfg = unlearn.resolve(method, batch_size=16, seed=0, kd_T=2.0 if method in ("bad-teaching", "SCRUB") else None)
     model = copy.deepcopy(data.original).requires_grad_(True).train()
-    term = OpenGANTerm(method, targets, data, cfg, seed=0)
+    term = OpenGANTerm(unlearn.get_method(method), targets, data, cfg)
     plain = grads(model, forget_ascent_loss(model, data.forget))
     both = grads(model, forget_ascent_loss(model, data.forget) + term(model))
     assert differs(plain, both) > 1e-7
-    with pytest.raises(UserError, match="cannot be used with --unlearn FT"):
-        OpenGANTerm("FT", targets, data, cfg, seed=0)
 
 
 # ---- augmentations return what was asked for ----------------------------------------------------
@@ -249,12 +249,7 @@ def forget_in_process(run_dir, *args):
 
 
 def test_main_forget_with_ssl_simple_and_with_simple_augmentation(run_dir):
-    simclr_args = argparse.Namespace(dataset="digits", data=None, download=False, val_size=None, split_seed=0,
-                                     no_aug=False, synth_n=2000, synth_shape="1x8x8", synth_label_noise=0.03,
-                                     arch=None, save_dir=str(run_dir), seed=2, device="cpu", batch_size=256,
-                                     epochs=1, lr=3e-3, weight_decay=1e-4, temperature=0.5, out_dim=32,
-                                     hidden=None)
-    train_simclr(simclr_args)
+    train_simclr(SimCLRConfig(save_dir=str(run_dir), device="cpu", epochs=1, out_dim=32))
     assert forget_in_process(run_dir, "--unlearn", "GA", "--ssl", "simple", "--ssl_weight", "1") == 0
     m = json.loads((run_dir / "unlearn" / "GA" / "random_n40_s2" / "s2" / "metrics.json").read_text())
     assert m["addons"]["ssl"] == "simple" and m["addons"]["regularizer"]["calls"] > 0
@@ -274,6 +269,7 @@ def test_bad_input_exits_2_with_one_line(run_dir, capsys):
     cases = [(("--ssl", "bogus"), "invalid choice: 'bogus'"),
              (("--ssl", "simple"), "simclr.py"),
              (("--unlearn", "wfisher", "--ssl", "contrastive"), "needs a training loop"),
+             (("--unlearn", "retrain", "--ssl", "simple"), "add-ons"),
              (("--augment_forget", "simple", "--augment_count", "0"), "--augment_count"),
              (("--augment_count", "5"), "needs --augment_forget"),
              (("--unlearn", "FT", "--augment_forget", "opengan"), "cannot be used with --unlearn FT"),
@@ -289,4 +285,6 @@ def test_bad_input_exits_2_with_one_line(run_dir, capsys):
         assert needle in err, (needle, err)
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing written
     with pytest.raises(UserError, match="--ssl"):
-        addons._check_flags(argparse.Namespace(ssl="weird"), "GA")
+        addons._check_flags(AddonFlags(ssl="weird"), unlearn.get_method("GA"))
+    with pytest.raises(UserError, match="has no forget objective|trains on the retain set only"):
+        addons._check_flags(AddonFlags(augment_forget="opengan"), unlearn.get_method("FT"))

@@ -18,7 +18,7 @@ def build(arch):
 
 
 def test_cpu_uses_no_fast_path():
-    plan = dev.fast_path_plan(torch.device("cpu"), SimpleNamespace(compile=False), build("cnn"))
+    plan = dev.fast_path_plan(torch.device("cpu"), False, build("cnn"))
     assert plan == {"data_on_device": True, "bf16_autocast": False, "channels_last": False,
                     "pinned_non_blocking": False, "sync_batchnorm": False, "compile": False}
     assert isinstance(dev.autocast(torch.device("cpu")), contextlib.nullcontext)
@@ -27,26 +27,26 @@ def test_cpu_uses_no_fast_path():
 
 
 def test_cuda_turns_the_fast_paths_on():
-    plan = dev.fast_path_plan(FAKE_CUDA, SimpleNamespace(compile=True), build("cnn"), bf16=True)
+    plan = dev.fast_path_plan(FAKE_CUDA, True, build("cnn"), bf16=True)
     assert plan == {"data_on_device": True, "bf16_autocast": True, "channels_last": True,
                     "pinned_non_blocking": True, "sync_batchnorm": False, "compile": True}
     # channels_last only for conv nets; no bf16 autocast on a GPU without bf16
-    plan = dev.fast_path_plan(FAKE_CUDA, None, build("mlp"), bf16=False)
+    plan = dev.fast_path_plan(FAKE_CUDA, False, build("mlp"), bf16=False)
     assert not plan["channels_last"] and not plan["bf16_autocast"] and not plan["compile"]
 
 
 def test_sync_batchnorm_only_under_data_parallelism(monkeypatch):
     from engine import distributed
-    assert not dev.fast_path_plan(FAKE_CUDA, None, build("cnn"), bf16=True)["sync_batchnorm"]
+    assert not dev.fast_path_plan(FAKE_CUDA, False, build("cnn"), bf16=True)["sync_batchnorm"]
     monkeypatch.setitem(distributed._state, "active", True)
-    assert dev.fast_path_plan(FAKE_CUDA, None, build("cnn"), bf16=True)["sync_batchnorm"]
-    assert not dev.fast_path_plan(FAKE_CUDA, None, build("mlp"), bf16=True)["sync_batchnorm"]
-    assert not dev.fast_path_plan(torch.device("cpu"), None, build("cnn"))["sync_batchnorm"]
+    assert dev.fast_path_plan(FAKE_CUDA, False, build("cnn"), bf16=True)["sync_batchnorm"]
+    assert not dev.fast_path_plan(FAKE_CUDA, False, build("mlp"), bf16=True)["sync_batchnorm"]
+    assert not dev.fast_path_plan(torch.device("cpu"), False, build("cnn"))["sync_batchnorm"]
 
 
 def test_compile_is_refused_on_cpu(tmp_path):
     with pytest.raises(UserError, match="--compile"):
-        dev.fast_path_plan(torch.device("cpu"), SimpleNamespace(compile=True))
+        dev.fast_path_plan(torch.device("cpu"), True)
     with pytest.raises(UserError, match="--compile"):
         dev.prepare_model(build("mlp"), torch.device("cpu"), compile=True)
     save = tmp_path / "out"

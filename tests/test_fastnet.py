@@ -1,5 +1,4 @@
 """The fast CIFAR network (models/fastnet.py) and --recipe fast (engine/recipe.py)."""
-import argparse
 import json
 
 import pytest
@@ -49,8 +48,9 @@ def test_alternating_flip_and_linear_schedule():
     for i in range(2):  # each example flipped in exactly one of two consecutive epochs
         flipped = [not torch.equal(e[i], x[i]) for e in (e0, e1)]
         assert sum(flipped) == 1 and torch.equal(e0[i], e2[i])
-    args = recipe.apply(argparse.Namespace(recipe="fast", epochs=5, warmup=0, scheduler="cosine"))
-    assert args.scheduler == "linear" and args.nesterov and args.label_smoothing == 0.2 and args.warmup == 1
+    fast = recipe.resolve(recipe.OptimFlags(recipe="fast", epochs=5))
+    assert fast.scheduler == "linear" and fast.nesterov and fast.label_smoothing == 0.2 and fast.warmup == 1
+    assert recipe.resolve(recipe.OptimFlags(epochs=5)) == recipe.OptimFlags(epochs=5)  # default: unchanged
     net = torch.nn.Linear(2, 2)
     h = Trainer(net, lr=1.0, epochs=4, scheduler="linear", nesterov=True, progress=False)
     lrs = []

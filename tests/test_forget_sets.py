@@ -30,12 +30,18 @@ def test_memorization_set_groups_and_mix():
     assert np.all(np.abs(mid_scores - 0.5) <= np.sort(np.abs(scores - 0.5))[8] + 1e-12)
     assert len(mix.indices) == 9 and len(set(mix.indices)) == 9
     assert set(mix.indices) <= set(high.indices) | set(mid.indices) | set(low.indices)
-    parts = fs.memorization_parts(TRAIN, scores, 9, "heldout")
+    parts = mix_parts(scores, 9)
     assert set(np.concatenate(list(parts.values()))) == set(mix.indices)
     with pytest.raises(UserError, match="--mem"):
         fs.memorization_set(TRAIN, scores, "top", 9, "heldout")
     with pytest.raises(UserError, match="larger than"):
         fs.memorization_set(TRAIN, scores, "high", 51, "heldout")
+
+
+def mix_parts(scores, n):
+    """{high, mid, low: original indices} of the `mix` forget set of n."""
+    positions = fs.mix_parts(*fs.group_split(scores, n, fs.mid_target(scores, "heldout")), n)
+    return {part: TRAIN[p] for part, p in zip(("high", "mid", "low"), positions)}
 
 
 def test_mix_parts_are_disjoint_when_mid_overlaps_high():
@@ -47,7 +53,7 @@ def test_mix_parts_are_disjoint_when_mid_overlaps_high():
     assert len(set(high.indices) & set(mid.indices)) >= 5
     mix = fs.memorization_set(TRAIN, scores, "mix", 9, "heldout")
     assert len(set(mix.indices)) == 9
-    parts = fs.memorization_parts(TRAIN, scores, 9, "heldout")
+    parts = mix_parts(scores, 9)
     assert sum(len(p) for p in parts.values()) == 9
     assert set(np.concatenate(list(parts.values()))) == set(mix.indices)
     assert set(parts["high"]) == set(TRAIN[:3])  # the top third is the top of the high group

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -173,8 +174,8 @@ def test_batched_stacks_train_like_separate_models_including_batchnorm(synth):
     plain = [heldout.train_group([k], subsets, data, build, args, torch.device("cpu"), False, 1)
              for k in range(2)]
     for kind, cls in (("wide", WideStack), ("vmap", VmapStack)):
-        args.stack = kind
-        stack = heldout.train_group([0, 1], subsets, data, build, args, torch.device("cpu"), True, 2)
+        stack = heldout.train_group([0, 1], subsets, data, build, replace(args, stack=kind),
+                                    torch.device("cpu"), True, 2)
         assert isinstance(stack, cls)
         for j in range(2):
             state, ref = stack.state_dict_of(j), plain[j].state_dict()

@@ -1,15 +1,16 @@
-"""The capstone's add-ons around any unlearning method, as the pipeline uses them:
+"""The capstone's add-ons around any unlearning method, as the unlearning workflow uses them:
 
-    extras = addons.prepare(args, ctx, method, forget_set)   # validate, load checkpoints; writes nothing
-    data, cfg = extras.apply(data, args)                      # augment the METHOD's forget set, build
-                                                              # cfg.regularizer (SSL / OpenGAN terms)
-    metrics.update(extras.finish(args, result, model, sets, out))   # geo_metric, t-SNE, summary
+    extras = addons.prepare(cfg, ctx, method, forget_set)   # validate, load checkpoints; writes nothing
+    data = extras.apply(data, cfg)                          # augment the METHOD's forget set, set
+                                                            # data.regularizer (SSL / OpenGAN terms)
+    metrics.update(extras.finish(cfg, result, model, sets, out))   # geo_metric, t-SNE, summary
 
-Evaluation always uses the real forget set: only `data.forget` handed to the method grows.
+`cfg` is the run's frozen config (its AddonFlags, its `method` MethodConfig); `method` is the
+registered `unlearn.Method`, which says what it supports. Evaluation always uses the real forget
+set: only `data.forget` handed to the method grows.
 """
 import math
-from argparse import Namespace
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import UserError
@@ -17,77 +18,71 @@ from . import augment
 from .harness import concat
 
 SSL_MODES = ("none", "simple", "contrastive")
-NO_TRAINING_LOOP = ("wfisher",)
 
 
-def add_addon_args(p):
-    g = p.add_argument_group("capstone add-ons (self-supervision, forget-set augmentation, extras)")
-    g.add_argument("--ssl", default="none", choices=SSL_MODES,
-                   help="self-supervised term added to the method's loss: simple (feature similarity "
-                        "to a SimCLR model) or contrastive (NT-Xent, forget positives sign-flipped)")
-    g.add_argument("--ssl_weight", type=float, default=0.5, help="lambda of the SSL term")
-    g.add_argument("--ssl_temperature", type=float, default=1.0,
-                   help="NT-Xent temperature of --ssl contrastive (the capstone's 1)")
-    g.add_argument("--simclr_path", default=None,
-                   help="SimCLR model folder from simclr.py (default <save_dir>/simclr)")
-    g.add_argument("--augment_forget", default="none", choices=augment.KINDS,
-                   help="extra forget examples for the method (never for evaluation)")
-    g.add_argument("--augment_count", type=int, default=None,
-                   help="number of augmented samples (default: the forget-set size)")
-    g.add_argument("--generator_path", default=None,
-                   help="arpl/opengan generator folder (default <save_dir>/augment/<kind>/<forget set>)")
-    g.add_argument("--arpl_labels", default="nearest", choices=("nearest", "predicted", "random"),
-                   help="labels of ARPL images: nearest forget example's, the model's prediction, "
-                        "or uniform (the capstone)")
-    g.add_argument("--tsne", action="store_true",
-                   help="write tsne.png (forget/retain/test features before and after) next to metrics.json")
-    return g
+@dataclass(frozen=True)
+class AddonFlags:
+    """The capstone's add-ons around a method: a self-supervised term, forget-set augmentation,
+    and the t-SNE figure."""
+    ssl: str = "none"
+    ssl_weight: float = 0.5
+    ssl_temperature: float = 1.0
+    simclr_path: str | None = None
+    augment_forget: str = "none"
+    augment_count: int | None = None
+    generator_path: str | None = None
+    arpl_labels: str = "nearest"
+    tsne: bool = False
 
 
-def _check_flags(args, method):
-    ssl, kind = getattr(args, "ssl", "none"), getattr(args, "augment_forget", "none")
+def _check_flags(cfg, method):
+    """The add-on flags, checked against what the method says it supports."""
+    ssl, kind = cfg.ssl, cfg.augment_forget
     if ssl not in SSL_MODES:
         raise UserError(f"unknown --ssl {ssl!r}; choose one of {', '.join(SSL_MODES)}")
     if kind not in augment.KINDS:
         raise UserError(f"unknown --augment_forget {kind!r}; choose one of {', '.join(augment.KINDS)}")
-    if ssl != "none" and method in NO_TRAINING_LOOP:
-        raise UserError(f"--ssl {ssl} needs a training loop, and --unlearn {method} has none "
-                        "(one Newton step): drop --ssl or choose another method")
+    if (ssl != "none" or kind != "none") and method.scratch:
+        raise UserError(f"--unlearn {method.name} trains a new model without the forget set; add-ons "
+                        "(--ssl, --augment_forget) would show it forget examples: drop them")
+    if ssl != "none" and not method.loop:
+        raise UserError(f"--ssl {ssl} needs a training loop, and --unlearn {method.name} has none: "
+                        "drop --ssl or choose another method")
     if ssl != "none":
-        for flag in ("ssl_weight", "ssl_temperature"):
-            value = getattr(args, flag)
-            if not math.isfinite(value) or (flag == "ssl_temperature" and value <= 0):
-                raise UserError(f"--{flag} must be a finite number{' > 0' if flag == 'ssl_temperature' else ''}, "
-                                f"got {value}")
-    count = getattr(args, "augment_count", None)
+        if not math.isfinite(cfg.ssl_weight):
+            raise UserError(f"--ssl_weight must be a finite number, got {cfg.ssl_weight}")
+        if not (math.isfinite(cfg.ssl_temperature) and cfg.ssl_temperature > 0):
+            raise UserError(f"--ssl_temperature must be a finite number > 0, got {cfg.ssl_temperature}")
+    count = cfg.augment_count
     if count is not None and count <= 0:
         raise UserError(f"--augment_count must be a positive number of samples, got {count}")
     if count is not None and kind == "none":
         raise UserError("--augment_count needs --augment_forget simple|arpl|opengan")
     if kind == "opengan":
-        from .augment.opengan import CANNOT_USE, METHOD_USE
-        if method not in METHOD_USE:
-            why = CANNOT_USE.get(method, "has no forget objective to feed")
-            raise UserError(f"--augment_forget opengan cannot be used with --unlearn {method}: it {why}; "
-                            f"use it with {', '.join(METHOD_USE)}")
+        why = method.why_not_forget_objective() or (None if method.opengan else "has no forget objective to feed")
+        if why:
+            from . import METHODS
+            able = [m.name for m in METHODS.values() if m.opengan and not m.why_not_forget_objective()]
+            raise UserError(f"--augment_forget opengan cannot be used with --unlearn {method.name}: it {why}; "
+                            f"use it with {', '.join(able)}")
     return ssl, kind
 
 
 class Addons:
-    def __init__(self, args, ctx, method, forget_set):
-        self.ssl, self.kind = _check_flags(args, method)
+    def __init__(self, cfg, ctx, method, forget_set):
+        self.ssl, self.kind = _check_flags(cfg, method)
         self.method, self.ctx, self.forget_set = method, ctx, forget_set
         self.simclr = self.generator = self.regularizer = self.data = None
         self.count = None
-        self.ssl_weight = getattr(args, "ssl_weight", None)
+        self.ssl_weight = cfg.ssl_weight
         if self.ssl != "none":
-            self.simclr = self._load_simclr(args)
+            self.simclr = self._load_simclr(cfg)
         if self.kind in augment.GENERATOR_KINDS:
             from .augment.gan import generator_dir, load_generator, train_hint
-            folder = Path(args.generator_path) if getattr(args, "generator_path", None) else \
-                generator_dir(args.save_dir, self.kind, forget_set.name)
+            folder = Path(cfg.generator_path) if cfg.generator_path else \
+                generator_dir(cfg.save_dir, self.kind, forget_set.name)
             self.generator, self.generator_meta = load_generator(
-                folder, self.kind, ctx.data, forget_set, train_hint(self.kind, args))
+                folder, self.kind, ctx.data, forget_set, train_hint(self.kind, cfg))
             self.generator_folder = folder
             self._check_generator_fits()
 
@@ -95,9 +90,9 @@ class Addons:
     def active(self):
         return self.ssl != "none" or self.kind != "none"
 
-    def _load_simclr(self, args):
+    def _load_simclr(self, cfg):
         from .ssl.simclr import load_simclr
-        path = Path(args.simclr_path) if getattr(args, "simclr_path", None) else Path(args.save_dir) / "simclr"
+        path = Path(cfg.simclr_path) if cfg.simclr_path else Path(cfg.save_dir) / "simclr"
         encoder, head, meta = load_simclr(path, self.ctx.data, self.ctx.device)
         dim = getattr(self.ctx.model, "feature_dim", None)
         if head.sizes["in_dim"] != dim:
@@ -115,51 +110,51 @@ class Addons:
 
     # ---- into the method --------------------------------------------------------------------
 
-    def augmented_forget(self, data, args):
+    def augmented_forget(self, data, cfg):
         """The extra images (simple / arpl) for the method's forget set, or None."""
         forget = data.forget
         n = self.count
         if self.kind == "simple":
             from .augment.simple import simple_augment
-            return simple_augment(forget, n, args.seed, flip=bool(forget.augment.get("flip")))
+            return simple_augment(forget, n, cfg.seed, flip=bool(forget.augment.get("flip")))
         if self.kind == "arpl":
             from .augment.arpl import arpl_samples
-            return arpl_samples(self.generator, data.original, forget, n, args.seed,
-                                labels=args.arpl_labels, num_classes=data.num_classes)
+            return arpl_samples(self.generator, data.original, forget, n, cfg.seed,
+                                labels=cfg.arpl_labels, num_classes=data.num_classes)
         return None
 
-    def apply(self, data, args):
-        """(data for the method, cfg for the method); args itself is never changed, so the
-        retrain reference and metrics.json's config see no add-on objects."""
-        cfg = Namespace(**vars(args))
+    def apply(self, data, cfg):
+        """The data for the method: its forget set grown by the augmentation, and the add-on
+        regularizer (SSL / OpenGAN terms) in `data.regularizer`. The config is never changed."""
         self.data = data
         if not self.active:
-            return data, cfg
-        self.count = args.augment_count or len(data.forget)
-        extra = self.augmented_forget(data, args)
+            return data
+        self.count = cfg.augment_count or len(data.forget)
+        extra = self.augmented_forget(data, cfg)
         if extra is not None:
             data = replace(data, forget=concat(data.forget, extra))
         terms = {}
         if self.ssl != "none":
-            terms[f"ssl_{self.ssl}"] = self._ssl_term(data, args)
+            terms[f"ssl_{self.ssl}"] = self._ssl_term(data, cfg)
         if self.kind == "opengan":
             from .augment.opengan import OpenGANTerm, opengan_targets
-            targets = opengan_targets(self.generator, data.original, data.forget, self.count, args.seed)
-            terms["opengan"] = OpenGANTerm(self.method, targets, data, args, args.seed)
+            targets = opengan_targets(self.generator, data.original, data.forget, self.count, cfg.seed)
+            terms["opengan"] = OpenGANTerm(self.method, targets, data, cfg.method)
         if terms:
             from .ssl.regularizer import Regularizer
-            self.regularizer = cfg.regularizer = Regularizer(terms)
+            self.regularizer = Regularizer(terms)
+            data = replace(data, regularizer=self.regularizer)
         self.data = data
-        return data, cfg
+        return data
 
-    def _ssl_term(self, data, args):
+    def _ssl_term(self, data, cfg):
         from .ssl.regularizer import SSLTerm, simclr_outputs
         encoder, head = self.simclr
         targets = None
         if self.ssl == "simple":
             targets = (simclr_outputs(encoder, head, data.forget), simclr_outputs(encoder, head, data.retain))
-        return SSLTerm(self.ssl, args.ssl_weight, head, data.forget, data.retain, args.batch_size,
-                       args.seed, targets=targets, temperature=args.ssl_temperature,
+        return SSLTerm(self.ssl, cfg.ssl_weight, head, data.forget, data.retain, cfg.batch_size,
+                       cfg.seed, targets=targets, temperature=cfg.ssl_temperature,
                        flip=bool(data.forget.augment.get("flip")))
 
     # ---- into metrics.json ------------------------------------------------------------------
@@ -178,17 +173,17 @@ class Addons:
             out["regularizer"] = self.regularizer.summary()
         return out
 
-    def finish(self, args, result, model, sets, out):
+    def finish(self, cfg, result, model, sets, out):
         from evaluation.capstone import geo_metric_of_run, tsne_plot
-        extra = geo_metric_of_run(args.save_dir, result)
+        extra = geo_metric_of_run(cfg.save_dir, result)
         summary = self.summary()
         if summary:
             extra["addons"] = summary
-        if getattr(args, "tsne", False) and not result.get("diverged") and self.data is not None:
-            tsne_plot(self.data.original, model, sets, out / "tsne.png", seed=args.seed)
+        if cfg.tsne and not result.get("diverged") and self.data is not None:
+            tsne_plot(self.data.original, model, sets, out / "tsne.png", seed=cfg.seed)
             extra["tsne"] = str(out / "tsne.png")
         return extra
 
 
-def prepare(args, ctx, method, forget_set):
-    return Addons(args, ctx, method, forget_set)
+def prepare(cfg, ctx, method, forget_set):
+    return Addons(cfg, ctx, method, forget_set)

@@ -10,26 +10,24 @@ import torch.nn.functional as F
 
 from engine.errors import UserError
 from engine.seed import generator
-from engine.train import Trainer, check_finite_weights
+from engine.train import Trainer
 
 # generator offsets (workflows.train.fit uses 1)
 SHUFFLE = 101        # the main pass of a method (retain, union, forget for GA)
 SECOND_SHUFFLE = 102  # a second, independent stream (NG's forget draws, SCRUB's forget pass)
 LABELS = 103         # random labels of RL / SalUn
 
-FROM_CFG = object()
+FROM_DATA = object()
 
 
-def trainer_for(model, cfg, desc, steps_per_epoch, scheduler="constant", params=None, mask=FROM_CFG):
+def trainer_for(model, data, cfg, desc, steps_per_epoch, scheduler="constant", mask=FROM_DATA):
     """The one Trainer of a method, from --unlearn_lr/--unlearn_epochs/--momentum/--weight_decay/
-    --warmup. The warm-up ramps to the *unlearning* LR (RUM ramps to --lr, rum-spec S10)."""
-    if cfg.unlearn_lr is None or cfg.unlearn_epochs is None:
-        raise UserError("--unlearn_lr/--unlearn_epochs are unset; call unlearn.options.apply_defaults(cfg)")
+    --warmup, with the run's weight mask and add-on regularizer (`data.mask`, `data.regularizer`).
+    The warm-up ramps to the *unlearning* LR (RUM ramps to --lr; docs/deviations.md)."""
     return Trainer(model, lr=cfg.unlearn_lr, epochs=cfg.unlearn_epochs, momentum=cfg.momentum,
-                   weight_decay=cfg.weight_decay, scheduler=scheduler,
-                   warmup=getattr(cfg, "warmup", 0) or 0, steps_per_epoch=steps_per_epoch,
-                   mask=getattr(cfg, "mask", None) if mask is FROM_CFG else mask, params=params,
-                   desc=desc, regularizer=getattr(cfg, "regularizer", None))
+                   weight_decay=cfg.weight_decay, scheduler=scheduler, warmup=cfg.warmup,
+                   steps_per_epoch=steps_per_epoch, mask=data.mask if mask is FROM_DATA else mask,
+                   desc=desc, regularizer=data.regularizer)
 
 
 def num_batches(tset, batch_size):
@@ -97,5 +95,5 @@ def ce_epochs(model, h, batches_of_epoch, penalty=None):
                 loss = F.cross_entropy(model(x), y)
             extra = penalty(epoch) if penalty is not None else None
             h.step(loss if extra is None else loss + extra)
-        check_finite_weights(model, h.desc)
+        h.check_finite()
     return model

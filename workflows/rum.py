@@ -10,23 +10,18 @@ from the previous step's model:
 
 Every variant is scored against the retrain reference of the WHOLE forget set.
 """
-import copy
 import time
-from argparse import Namespace
 
 import numpy as np
 
 import unlearn
 from datasets import forget_sets as fsets
-from evaluation import accuracies
-from unlearn.options import apply_defaults
 from engine.errors import Diverged, UserError
-from engine.io import ensure_writable_dir, write_json
-from engine.record import run_record
-from engine.seed import seed_everything
+from engine.io import write_json
 from engine.train import check_finite_weights
-from .forget import (build_forget_set, compare, eval_sets, evaluate, load_mask, retrain_reference,
-                     run_dir, score_path, setup, unlearn_data)
+from evaluation import accuracies
+from .config import step_method
+from .forget import outcome, prepare_run, record_run, score_path, unlearn_data
 
 PARTS = ("low", "mid", "high")
 VARIANTS = ("rum", "rumf", "shuffle", "vanilla")
@@ -50,9 +45,8 @@ def refine_by_memorization(forget_idx, scores_by_index):
     (the low part takes the remainder, as in `mix`)."""
     order = np.argsort(np.array([scores_by_index[i] for i in forget_idx]), kind="stable")
     ranked = np.asarray(forget_idx)[order]
-    third = len(ranked) // 3
-    n_low = len(ranked) - 2 * third
-    return {"low": ranked[:n_low], "mid": ranked[n_low:n_low + third], "high": ranked[n_low + third:]}
+    _, n_mid, n_low = fsets.part_sizes(len(ranked))
+    return {"low": ranked[:n_low], "mid": ranked[n_low:n_low + n_mid], "high": ranked[n_low + n_mid:]}
 
 
 def shuffle_chunks(forget_idx, seed):
@@ -60,117 +54,103 @@ def shuffle_chunks(forget_idx, seed):
     return dict(zip(PARTS, np.array_split(perm, 3)))
 
 
-def parse_plan(args):
-    """Check the RUM flags before any data is read: (order, {part: (method, overrides)})."""
-    order = [p.strip() for p in args.order.split(",")]
+def parse_plan(cfg):
+    """Check the RUM flags and resolve every step's method settings before any data is read:
+    (order, {part: MethodConfig or None for `none`})."""
+    order = [p.strip() for p in cfg.order.split(",")]
     if sorted(order) != sorted(PARTS):
-        raise UserError(f"--order {args.order!r} must name low, mid and high once each")
-    methods = split_list(args.rum_methods, 3, "--rum_methods") if args.variant == "rum" else [args.unlearn] * 3
-    for method in methods:
-        if method != "none":
-            unlearn.canonical(method)
-    lrs = split_list(args.rum_lrs, 3, "--rum_lrs", float) if args.rum_lrs else [None] * 3
-    epochs = split_list(args.rum_epochs, 3, "--rum_epochs", int) if args.rum_epochs else [None] * 3
-    alphas = split_list(args.rum_alphas, 3, "--rum_alphas", float) if args.rum_alphas else [None] * 3
-    per_part = {p: (m, {k: v for k, v in (("unlearn_lr", lr), ("unlearn_epochs", ep), ("alpha", al))
-                        if v is not None})
-                for p, m, lr, ep, al in zip(PARTS, methods, lrs, epochs, alphas)}
+        raise UserError(f"--order {cfg.order!r} must name low, mid and high once each")
+    methods = split_list(cfg.rum_methods, 3, "--rum_methods") if cfg.variant == "rum" else [cfg.method.unlearn] * 3
+    lrs = split_list(cfg.rum_lrs, 3, "--rum_lrs", float) if cfg.rum_lrs else [None] * 3
+    epochs = split_list(cfg.rum_epochs, 3, "--rum_epochs", int) if cfg.rum_epochs else [None] * 3
+    alphas = split_list(cfg.rum_alphas, 3, "--rum_alphas", float) if cfg.rum_alphas else [None] * 3
+    if cfg.variant == "vanilla":  # one step on the whole set: the per-part flags do not apply
+        return order, {"all": step_method(cfg, cfg.method.unlearn, {}, keep_mask=True)}
+    per_part = {}
+    for part, name, lr, ep, al in zip(PARTS, methods, lrs, epochs, alphas):
+        overrides = {k: v for k, v in (("unlearn_lr", lr), ("unlearn_epochs", ep), ("alpha", al)) if v is not None}
+        # the --mask_path mask belongs to the --unlearn method; strengths tuned for it are the user's
+        per_part[part] = None if name == "none" else \
+            step_method(cfg, name, overrides, keep_mask=unlearn.canonical(name) == cfg.method.unlearn)
     return order, per_part
 
 
-def plan_steps(args, forget_idx, train_idx):
-    """[(part name, indices, method, overrides)] in execution order."""
-    order, per_part = parse_plan(args)
-    if args.variant == "vanilla":
-        return [("all", np.asarray(forget_idx), args.unlearn, {})]
-    if args.variant == "shuffle":
-        parts = shuffle_chunks(forget_idx, args.seed)
-    else:
-        scores = fsets.load_scores(score_path(args), train_idx)
-        parts = refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)))
+def refine(cfg, forget_idx, train_idx):
+    """{part: original indices} of the variant (vanilla: one part, the whole set)."""
+    if cfg.variant == "vanilla":
+        return {"all": np.asarray(forget_idx)}
+    if cfg.variant == "shuffle":
+        return shuffle_chunks(forget_idx, cfg.seed)
+    scores = fsets.load_scores(score_path(cfg), train_idx)
+    return refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)))
+
+
+def plan_steps(cfg, plan, forget_idx, train_idx):
+    """[(part name, indices, MethodConfig or None)] in execution order."""
+    order, per_part = plan
+    parts = refine(cfg, forget_idx, train_idx)
+    if cfg.variant == "vanilla":
+        return [("all", parts["all"], per_part["all"])]
     steps = []
     for part in order:
         if len(parts[part]) == 0:
             raise UserError(f"the {part} part of the forget set is empty (forget set of "
                             f"{len(forget_idx)} examples); use at least 3 examples")
-        steps.append((part, parts[part], *per_part[part]))
+        steps.append((part, parts[part], per_part[part]))
     return steps
 
 
-def step_config(args, method, overrides):
-    """--unlearn flags for one step: the command line's, then the step's overrides, then the
-    method's defaults for whatever is still unset."""
-    base = {k: v for k, v in vars(args).items()}
-    if method != args.unlearn:  # another method: do not inherit strengths tuned for --unlearn
-        for key in ("unlearn_epochs", "unlearn_lr", "alpha", "msteps", "kd_T", "beta", "gamma",
-                    "salun_ratio", "wf_samples", "no_l1_epochs"):
-            base[key] = args.cli_defaults.get(key)
-        base["mask"] = None
-    cfg = Namespace(**{**base, **overrides, "unlearn": method})
-    return apply_defaults(cfg)
-
-
 def step_retain(train_idx, forget_idx, done_idx, rule):
-    """paper: retain excludes every part processed so far, including the current one (§5.5);
-    complement: retain is D minus the whole forget set at every step."""
+    """paper: retain excludes every part processed so far, including the current one (RUM's
+    sequence); complement: retain is D minus the whole forget set at every step."""
     removed = forget_idx if rule == "complement" else done_idx
     return np.setdiff1d(train_idx, removed)
 
 
-def method_label(args):
-    if args.variant == "rum":
-        return "rum-" + "+".join(m.strip() for m in args.rum_methods.split(","))
-    return f"{args.variant}-{unlearn.canonical(args.unlearn)}"
+def method_label(cfg):
+    if cfg.variant == "rum":
+        return "rum-" + "+".join(m.strip() for m in cfg.rum_methods.split(","))
+    return f"{cfg.variant}-{cfg.method.unlearn}"
 
 
-def run_rum(args):
-    parse_plan(args)
-    ctx = setup(args)
-    forget_set = build_forget_set(ctx)
-    data = ctx.data
-    train_idx = data.split.train_idx
-    steps = plan_steps(args, forget_set.indices, train_idx)
-    args.mask = load_mask(args.mask_path) if getattr(args, "mask_path", None) else None
-    path = run_dir(args, method_label(args), forget_set) / "metrics.json"
-    if getattr(args, "skip_existing", False) and path.exists():
+def run_step(run, model, step_sets, method, mask):
+    """One step's method on its part; returns the new model."""
+    data = unlearn_data(run.ctx, step_sets, model, run.ctx.cfg.seed, mask)
+    model = unlearn.run_method(method.unlearn, model, data, method)
+    check_finite_weights(model, method.unlearn)
+    return model
+
+
+def run_rum(cfg):
+    """The whole of main_rum.py: returns (metrics, path of metrics.json); metrics is None when
+    --skip_existing found the run done."""
+    plan = parse_plan(cfg)
+    run, path = prepare_run(cfg, method_label(cfg),
+                            check=lambda ctx, fs: plan_steps(cfg, plan, fs.indices, ctx.data.split.train_idx))
+    if run is None:
         return None, path
-    ensure_writable_dir(args.save_dir)
-    fsets.save_forget_set(args.save_dir, forget_set, data.split.sha)
-    sets = eval_sets(data, forget_set)
-    reference, ref_dir = retrain_reference(ctx, forget_set, sets)
-    seed_everything(args.seed)
-    model, done, records, diverged = ctx.model, np.zeros(0, dtype=np.int64), [], None
-    total = time.perf_counter()
-    for number, (part, part_idx, method, overrides) in enumerate(steps):
+    data, sets, forget_idx = run.ctx.data, run.sets, run.forget_set.indices
+    train_idx = data.split.train_idx
+    model, done, records, diverged = run.ctx.model, np.zeros(0, dtype=np.int64), [], None
+    for number, (part, part_idx, method) in enumerate(run.checked):
         done = np.union1d(done, part_idx)
-        retain = data.train.select(step_retain(train_idx, forget_set.indices, done, args.retain_rule), view=True)
+        retain = data.train.select(step_retain(train_idx, forget_idx, done, cfg.retain_rule), view=True)
         step_sets = {**sets, "forget": data.train.select(part_idx, view=True), "retain": retain}
         start = time.perf_counter()
-        if method != "none" and diverged is None:
-            cfg = step_config(args, method, overrides)
+        name = method.unlearn if method else "none"
+        if method is not None and diverged is None:
             try:
-                model = unlearn.run_method(method, model, unlearn_data(ctx, step_sets, model, args.seed), cfg)
-                check_finite_weights(model, method)
+                model = run_step(run, model, step_sets, method, run.mask if method.mask_path else None)
             except Diverged as e:
-                diverged = f"step {number} ({part}, {method}): {e}"
+                diverged = f"step {number} ({part}, {name}): {e}"
         seconds = time.perf_counter() - start
         acc = {} if diverged else accuracies(model, {"part": step_sets["forget"], "forget": sets["forget"],
                                                      "retain": sets["retain"], "test": sets["test"]})
-        records.append({"step": number, "part": part, "method": method, "size": int(len(part_idx)),
-                        "retain_size": len(retain), "overrides": overrides, "accuracy": acc,
-                        "wall_time_s": seconds})
-    wall = time.perf_counter() - total
-    result = {"diverged": diverged, **({"accuracy": {}, "mia": {}} if diverged else
-                                       evaluate(model, sets, args.seed, ctx))}
-    label = method_label(args)
-    config = {k: v for k, v in vars(args).items() if k not in ("mask", "cli_defaults")}
-    metrics = {**run_record(Namespace(**config), data.split), "method": label, "variant": args.variant,
-               "retain_rule": args.retain_rule, "order": args.order,
-               "forget_set": forget_set.describe(), "steps": records, **result,
-               "reference": {"path": str(ref_dir), "accuracy": reference["accuracy"],
-                             "mia": reference["mia"], "attacks": reference.get("attacks"),
-                             "wall_time_s": reference["wall_time_s"]},
-               **compare(result, reference), "wall_time_s": wall,
-               "rte": wall / reference["wall_time_s"] if reference["wall_time_s"] else None}
+        records.append({"step": number, "part": part, "method": name, "size": int(len(part_idx)),
+                        "retain_size": len(retain), "settings": vars(method) if method else None,
+                        "accuracy": acc, "wall_time_s": seconds})
+    wall = time.perf_counter() - run.started
+    metrics = record_run(run, outcome(model, run, diverged), wall, variant=cfg.variant,
+                         retain_rule=cfg.retain_rule, order=cfg.order, steps=records)
     write_json(path, metrics)
     return metrics, path

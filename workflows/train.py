@@ -13,9 +13,10 @@ from engine.device import fast_path_plan, prepare_model, resolve_device
 from engine.errors import Diverged, UserError
 from engine.events import LearningEvents
 from engine.io import load_state, save_state, write_json
+from engine.config import record
 from engine.record import run_record
 from engine.seed import generator, seed_everything
-from engine.train import Trainer, check_finite_weights
+from engine.train import Trainer
 from models import build_args, save_model
 
 
@@ -42,17 +43,15 @@ def restore_progress(path, model, h, gen, events):
     return state["history"].tolist()
 
 
-def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, checkpoint=None,
+def fit(model, train_set, cfg, seed, desc="train", events=None, val_set=None, checkpoint=None,
         resume=False):
-    """Cross-entropy training from the model's current weights; returns (trainer, val history).
-    With `checkpoint`, the state after every epoch is saved there; `resume` continues from it."""
-    steps = -(-len(train_set) // args.batch_size)
-    h = Trainer(model, lr=args.lr, epochs=args.epochs, momentum=args.momentum,
-                weight_decay=args.weight_decay, scheduler=args.scheduler,
-                milestones=args.decreasing_lr, gamma=args.gamma_lr, warmup=args.warmup,
-                steps_per_epoch=steps, desc=desc, nesterov=getattr(args, "nesterov", False))
+    """Cross-entropy training from the model's current weights with the recipe of `cfg` (resolved
+    OptimFlags and a batch size); returns (trainer, val history). With `checkpoint`, the state
+    after every epoch is saved there; `resume` continues from it."""
+    steps = -(-len(train_set) // cfg.batch_size)
+    h = Trainer(model, desc=desc, **recipe.trainer_kwargs(cfg, steps))
     gen = generator(seed, offset=1)
-    fast = recipe.is_fast(args)
+    fast = recipe.is_fast(cfg)
     if fast:  # whitening init of the first layer from (unaugmented) training images
         models.whiten_init(model, next(train_set.batches(recipe.WHITEN_SAMPLE))[0])
     history = []
@@ -62,53 +61,54 @@ def fit(model, train_set, args, seed, desc="train", events=None, val_set=None, c
         h.on_epoch_end.append(lambda epoch: save_progress(checkpoint, model, h, gen, history, events))
     model.train()
     for epoch in h.epochs():
-        for x, y, idx in train_set.batches(args.batch_size, shuffle=True, augment=True,
+        for x, y, idx in train_set.batches(cfg.batch_size, shuffle=True, augment=True,
                                            generator=gen, with_index=True,
                                            flip_epoch=epoch if fast else None):
             with h.autocast():
                 logits = model(x)
-                loss = recipe.loss(logits, y, args) if fast else F.cross_entropy(logits, y)
+                loss = recipe.loss(logits, y, cfg) if fast else F.cross_entropy(logits, y)
             if events is not None:
                 events.record(epoch, idx, logits, y)
             h.step(loss)
-        check_finite_weights(model, desc)
+        h.check_finite()
         if val_set is not None and len(val_set):
-            history.append(accuracy(recipe.for_eval(model, args, val_set), val_set))
+            history.append(accuracy(recipe.for_eval(model, cfg, val_set), val_set))
             model.train()
     return h, history
 
 
-def train_original(args):
-    device = distributed.init(resolve_device(args.device))  # torchrun: join the data-parallel group
-    fast_path_plan(device, args)  # refuses --compile on CPU before anything is written
-    bundle = datasets.bundle_from(args)
-    arch = models.check_arch(args.arch or bundle.default_arch)
-    data = datasets.attach(args, bundle, device, create_split=True)
-    out = Path(args.save_dir) / "original"
-    seed_everything(args.seed)
+def train_original(cfg):
+    """main_train.py: train, evaluate and save the original model; returns its metrics."""
+    device = distributed.init(resolve_device(cfg.device))  # torchrun: join the data-parallel group
+    fast_path_plan(device, cfg.compile)  # refuses --compile on CPU before anything is written
+    bundle = datasets.bundle_from(cfg)
+    arch = models.check_arch(cfg.arch or bundle.default_arch)
+    data = datasets.attach(cfg, bundle, device, create_split=True)
+    out = Path(cfg.save_dir) / "original"
+    seed_everything(cfg.seed)
     build = build_args(arch, data)
-    model = prepare_model(models.build_model(**build), device, compile=getattr(args, "compile", False))
-    events = LearningEvents(data.train.idx, args.epochs, device)
+    model = prepare_model(models.build_model(**build), device, compile=cfg.compile)
+    events = LearningEvents(data.train.idx, cfg.epochs, device)
     progress = out / "progress.pt"
     (out / "metrics.json").unlink(missing_ok=True)  # until this run finishes, nothing looks complete
     start = time.perf_counter()
     diverged = None
     try:
-        h, history = fit(model, data.train, args, args.seed, desc="original", events=events,
-                         val_set=data.val, checkpoint=progress, resume=getattr(args, "resume", False))
+        h, history = fit(model, data.train, cfg, cfg.seed, desc="original", events=events,
+                         val_set=data.val, checkpoint=progress, resume=cfg.resume)
     except Diverged as e:
         diverged, history = str(e), []
     wall = time.perf_counter() - start
-    record = run_record(args, data.split, arch=arch, device=str(device))
-    metrics = {**record, "diverged": diverged,
-               "accuracy": {} if diverged else accuracies(recipe.for_eval(model, args, data.train),
+    config = run_record(record(cfg), data.split, arch=arch, device=str(device))
+    metrics = {**config, "diverged": diverged,
+               "accuracy": {} if diverged else accuracies(recipe.for_eval(model, cfg, data.train),
                                                             {"train": data.train, "val": data.val,
                                                              "test": data.test}),
                "val_history": history, "wall_time_s": wall}
     if not diverged:
-        save_model(out, model, build, dataset=args.dataset, split_sha=data.split.sha, seed=args.seed)
+        save_model(out, model, build, dataset=cfg.dataset, split_sha=data.split.sha, seed=cfg.seed)
         events.save(out / "learning_events.npz")
-    write_json(out / "config.json", record)
+    write_json(out / "config.json", config)
     write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
     progress.unlink(missing_ok=True)
     return metrics

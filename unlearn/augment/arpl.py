@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import UserError
-from engine.seed import generator
+from engine.seed import generator, seeded_init
 from .gan import ImageDiscriminator, ImageGenerator, gan_step, noise
 from .simple import as_tensor_set
 
@@ -80,13 +80,12 @@ def train_arpl(model, forget, train, num_classes, args):
         raise UserError("ARPL needs at least 2 forget examples to train a generator")
     device = next(model.parameters()).device
     gen = generator(args.seed, ARPL_TRAIN)
-    torch.manual_seed(args.seed)  # network initialisation
     model.eval().requires_grad_(False)
     x_forget = next(forget.batches(len(forget)))[0]
     f_train, y_train = encode_set(model, train)
-    G = ImageGenerator(args.nz, x_forget.shape[1:]).to(device)
-    D = ImageDiscriminator(x_forget.shape[1:]).to(device)
-    P = ReciprocalPoints(num_classes, f_train.shape[1]).to(device)
+    nets = seeded_init(lambda: (ImageGenerator(args.nz, x_forget.shape[1:]), ImageDiscriminator(x_forget.shape[1:]),
+                                ReciprocalPoints(num_classes, f_train.shape[1])), args.seed)
+    G, D, P = (net.to(device) for net in nets)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.gan_lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.gan_lr, betas=(0.5, 0.999))
     opt_p = torch.optim.Adam(P.parameters(), lr=args.lr)

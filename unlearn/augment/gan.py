@@ -153,9 +153,9 @@ def gan_step(G, D, opt_g, opt_d, real, nz, gen, g_extra=None):
 
 # ---- checkpoints -------------------------------------------------------------------------------
 
-def train_hint(kind, args):
-    return (f"train it: python -m unlearn.augment train --kind {kind} --dataset {args.dataset} "
-            f"--save_dir {args.save_dir} (with the same forget-set flags)")
+def train_hint(kind, cfg):
+    return (f"train it: python -m unlearn.augment train --kind {kind} --dataset {cfg.dataset} "
+            f"--save_dir {cfg.save_dir} (with the same forget-set flags)")
 
 
 def generator_dir(save_dir, kind, forget_set_name):

@@ -8,7 +8,8 @@ betas (0.5, 0.999)) learns their distribution.
 Use: for each of `count` targets i (forget example j = i mod |F|), draw K = 100 candidates and
 keep the one with the highest cosine similarity to f_j, the original model's feature of that
 example. The generator is frozen, so this is done ONCE per run (the capstone reloaded the
-generator from disk for every batch, §12.16). How the targets enter a method is `METHOD_USE`.
+generator from disk for every batch). How the targets enter a method is `USES`, by the kind
+the method registered with.
 """
 import time
 
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.errors import UserError
-from engine.seed import generator
+from engine.seed import generator, seeded_init
 from unlearn.harness import distill_kl, kd_loss, random_other_labels
 from unlearn.ssl.regularizer import endless_positions, images_at
 from .arpl import encode_set
@@ -34,10 +35,10 @@ def train_opengan(model, forget, args):
         raise UserError("OpenGAN needs at least 2 forget examples to train a generator")
     device = next(model.parameters()).device
     gen = generator(args.seed, OPENGAN_TRAIN)
-    torch.manual_seed(args.seed)
     real_all, _ = encode_set(model.requires_grad_(False), forget)
-    G = FeatureGenerator(args.nz, real_all.shape[1]).to(device)
-    D = FeatureDiscriminator(real_all.shape[1]).to(device)
+    G, D = seeded_init(lambda: (FeatureGenerator(args.nz, real_all.shape[1]),
+                                FeatureDiscriminator(real_all.shape[1])), args.seed)
+    G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.gan_lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.gan_lr / 2, betas=(0.5, 0.999))
     batch = max(2, min(args.batch_size, len(forget)))
@@ -116,44 +117,39 @@ def _random_label(t, model, x, f, y, pos):
     return t.share * F.cross_entropy(model.fc(f), random_other_labels(y, t.num_classes, t.label_gen))
 
 
-METHOD_USE = {"bad-teaching": _bad_teaching, "SCRUB": _scrub, "GA": _ascent, "NG": _ascent,
-              "RL": _random_label, "SalUn": _random_label}
-CANNOT_USE = {"FT": "trains on the retain set only", "l1-sparse": "trains on the retain set only",
-              "retrain": "trains on the retain set only", "wfisher": "has no training loop"}
+# by the `opengan=` kind a method registers with (unlearn/methods/*.py)
+USES = {"bad-teaching": _bad_teaching, "scrub": _scrub, "ascent": _ascent, "random-label": _random_label}
+KD_KINDS = ("bad-teaching", "scrub")
 
 
 class OpenGANTerm:
-    """Regularizer term feeding the generated targets to the method (see METHOD_USE)."""
+    """Regularizer term feeding the generated targets to the method, the way the method's
+    registered `opengan` kind says (the add-on checks beforehand that it has one)."""
 
-    def __init__(self, method, targets, data, cfg, seed):
-        if method not in METHOD_USE:
-            why = CANNOT_USE.get(method, "has no forget objective to feed")
-            raise UserError(f"--augment_forget opengan cannot be used with --unlearn {method}: it {why}; "
-                            f"use it with {', '.join(METHOD_USE)}")
-        self.method, self.use, self.targets = method, METHOD_USE[method], targets
+    def __init__(self, method, targets, data, cfg):
+        self.kind, self.use, self.targets = method.opengan, USES[method.opengan], targets
         self.forget = data.forget
         self.share = len(data.forget) / max(1, len(data.forget) + len(data.retain))
-        self.T = getattr(cfg, "kd_T", None) or 1.0
-        self.scale = (1 - cfg.alpha) if method == "NG" else 1.0
+        self.T = cfg.kd_T or 1.0
+        self.scale = method.forget_weight(cfg)
         self.num_classes = data.num_classes
-        self.label_gen = generator(seed, OPENGAN_LABELS)
-        self.stream = endless_positions(len(targets), cfg.batch_size, generator(seed, OPENGAN_STREAM))
+        self.label_gen = generator(cfg.seed, OPENGAN_LABELS)
+        self.stream = endless_positions(len(targets), cfg.batch_size, generator(cfg.seed, OPENGAN_STREAM))
         self.soft_a = self.soft_u = None
-        if method in ("bad-teaching", "SCRUB"):
-            self._kd_targets(method, data)
+        if self.kind in KD_KINDS:
+            self._kd_targets(data)
 
     @torch.no_grad()
-    def _kd_targets(self, method, data):
+    def _kd_targets(self, data):
         """Teacher logits, fixed for the run: a = head(generated feature); for bad-teaching also
         u = incompetent teacher on the matched real image. The incompetent teacher is rebuilt
         with data.fresh_model(), the same seeded init bad_teaching itself uses."""
-        if method == "bad-teaching":
-            with torch.random.fork_rng():
-                teacher = data.fresh_model().eval()
+        if self.kind == "bad-teaching":
+            teacher = data.fresh_model().eval()
         else:
             teacher = data.original.eval()
         self.soft_a = teacher.fc(self.targets.features).float()
-        if method == "bad-teaching":
+        if self.kind == "bad-teaching":
             src = self.targets.source
             self.soft_u = torch.cat([teacher(images_at(self.forget, src[s:s + 512])).float()
                                      for s in range(0, len(src), 512)])
@@ -163,6 +159,6 @@ class OpenGANTerm:
         dev = self.targets.features.device
         p = pos.to(dev)
         x = None
-        if self.method in ("bad-teaching", "SCRUB"):
+        if self.kind in KD_KINDS:
             x = images_at(self.forget, self.targets.source[pos])
         return self.use(self, model, x, self.targets.features[p], self.targets.labels[p], p)

@@ -6,6 +6,7 @@ classifier head `fc` is untouched) and `head.pt` (the projection head's state_di
 the training settings are in model.json under "simclr").
 """
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,7 +15,10 @@ from torch import nn
 
 import datasets
 import models
-from engine import cli
+from datasets import DataFlags
+from engine import recipe
+from engine.config import RunFlags
+from engine.recipe import OptimFlags
 from models import build_args, load_model, save_model
 from engine.device import prepare_model, resolve_device
 from engine.errors import UserError
@@ -70,6 +74,18 @@ def nt_xent(z1, z2, temperature=0.5, flip=None):
     return F.cross_entropy(logits, torch.zeros(n2, dtype=torch.long, device=z.device))
 
 
+@dataclass(frozen=True)
+class SimCLRConfig(DataFlags, RunFlags, OptimFlags):
+    """simclr.py: SimCLR pre-training of an encoder (Adam, cosine schedule)."""
+    batch_size: int = 256
+    epochs: int = 15
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.5
+    out_dim: int = 128
+    hidden: int | None = None
+
+
 def default_arch(args, bundle):
     """The original model's architecture when there is one, so the head fits its features."""
     meta = Path(args.save_dir) / "original" / "model.json"
@@ -101,9 +117,7 @@ def train_simclr(args):
     params = [p for n, p in net.named_parameters() if not n.startswith("encoder.fc.")]
     batch = min(args.batch_size, len(data.train))
     steps = max(1, len(data.train) // batch)
-    h = Trainer(net, lr=args.lr, epochs=args.epochs, weight_decay=args.weight_decay,
-                scheduler="cosine", params=params, optimizer="adam", steps_per_epoch=steps,
-                desc="simclr")
+    h = Trainer(net, **recipe.trainer_kwargs(args, steps), params=params, optimizer="adam", desc="simclr")
     gen = generator(args.seed, SIMCLR_SHUFFLE)
     flip = bool(bundle.augment.get("flip"))
     history = []
@@ -116,7 +130,7 @@ def train_simclr(args):
             with h.autocast():
                 loss = nt_xent(net(v1), net(v2), args.temperature)
             losses.append(h.step(loss))
-        history.append(sum(losses) / len(losses))
+        history.append(float(torch.stack(losses).double().mean()))
     wall = time.perf_counter() - start
     probe = knn_probe(encoder, data.train, data.test)
     out = Path(args.save_dir) / "simclr"
@@ -169,19 +183,3 @@ def load_simclr(path, data, device):
         m.eval()
         m.requires_grad_(False)
     return encoder, head, meta
-
-
-def build_parser(doc):
-    p = cli.parser(doc)
-    cli.add_data_args(p)
-    cli.add_run_args(p)
-    p.set_defaults(batch_size=256)
-    g = p.add_argument_group("SimCLR")
-    g.add_argument("--epochs", type=int, default=15)
-    g.add_argument("--lr", type=cli.non_negative_float, default=3e-3, help="Adam learning rate")
-    g.add_argument("--weight_decay", type=cli.non_negative_float, default=1e-4)
-    g.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature")
-    g.add_argument("--out_dim", type=cli.positive_int, default=128, help="projection size")
-    g.add_argument("--hidden", type=cli.positive_int, default=None,
-                   help="projection head hidden width (default: the encoder's feature size)")
-    return p

@@ -6,7 +6,7 @@ from torch.func import functional_call, grad, vmap
 
 from engine.errors import UserError
 from engine.train import check_finite_weights
-from . import UnlearnData, register
+from unlearn import Range, UnlearnData, register
 
 # per-example gradients are materialised as [chunk, P]; keep a chunk under ~512 MB of float32
 CHUNK_FLOATS = 1 << 27
@@ -65,9 +65,10 @@ def woodfisher_ihvp(model, retain, v, samples, batch_size):
     return k
 
 
-@register("wfisher", "IU")
+@register("wfisher", "IU", defaults={"alpha": 0.2, "wf_samples": 1000},
+          checks={"alpha": Range(), "wf_samples": Range(1, integer=True)}, loop=False)
 def wfisher(model, data: UnlearnData, cfg):
-    """theta <- theta + alpha * k (times the mask when cfg.mask is given), where k approximates
+    """theta <- theta + alpha * k (times the --mask_path mask when given), where k approximates
     H^-1 v and v = g_F/(n_F+n_R) - g_R n_F/((n_F+n_R) n_R) from summed gradients."""
     was_training = model.training
     model.eval()
@@ -78,7 +79,7 @@ def wfisher(model, data: UnlearnData, cfg):
     g_r = summed_gradient(model, data.retain, cfg.batch_size)
     v = g_f / (n_f + n_r) - g_r * n_f / ((n_f + n_r) * n_r)
     k = woodfisher_ihvp(model, data.retain, v, cfg.wf_samples, cfg.batch_size)
-    mask = getattr(cfg, "mask", None)
+    mask = data.mask
     with torch.no_grad():
         start = 0
         for name, p in trainable(model):

@@ -3,9 +3,8 @@ teacher) with min passes on the retain set (stay close to it and keep the labels
 import torch
 import torch.nn.functional as F
 
-from engine.train import check_finite_weights
-from . import UnlearnData, register
-from .harness import SECOND_SHUFFLE, SHUFFLE, frozen, kd_loss, num_batches, rng, shuffled, trainer_for
+from unlearn import Range, UnlearnData, register
+from unlearn.harness import SECOND_SHUFFLE, SHUFFLE, frozen, kd_loss, num_batches, rng, shuffled, trainer_for
 
 
 def max_pass(student, teacher, h, batches, T):
@@ -29,7 +28,11 @@ def min_pass(student, teacher, h, batches, T, beta, gamma):
         h.step(loss)
 
 
-@register("SCRUB")
+@register("SCRUB", defaults={"unlearn_epochs": 5, "unlearn_lr": 5e-3, "msteps": 4, "kd_T": 4.0,
+                            "beta": 0.001, "gamma": 0.99},
+          checks={"msteps": Range(0, integer=True), "kd_T": Range(0, low_open=True), "beta": Range(0),
+                  "gamma": Range(0)},
+          uses={"forget", "retain", "original"}, opengan="scrub")
 def scrub(model, data: UnlearnData, cfg):
     """Epochs 0..msteps-1 run a max pass then a min pass; later epochs only a min pass, so exactly
     min(msteps, epochs) max passes (RUM ran msteps+1, rum-spec S24). One optimizer over the
@@ -37,12 +40,12 @@ def scrub(model, data: UnlearnData, cfg):
     --gamma the CE term (RUM's roles)."""
     teacher = frozen(data.original)
     steps = num_batches(data.retain, cfg.batch_size) + num_batches(data.forget, cfg.batch_size)
-    h = trainer_for(model, cfg, "SCRUB", steps)
+    h = trainer_for(model, data, cfg, "SCRUB", steps)
     retain_gen, forget_gen = rng(cfg, SHUFFLE), rng(cfg, SECOND_SHUFFLE)
     for epoch in h.epochs():
         model.train()
         if epoch < cfg.msteps:
             max_pass(model, teacher, h, shuffled(data.forget, cfg, forget_gen), cfg.kd_T)
         min_pass(model, teacher, h, shuffled(data.retain, cfg, retain_gen), cfg.kd_T, cfg.beta, cfg.gamma)
-        check_finite_weights(model, h.desc)
+        h.check_finite()
     return model

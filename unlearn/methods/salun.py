@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.errors import UserError
-from . import UnlearnData, register
+from unlearn import Range, UnlearnData, register
 from .random_label import train_with_random_labels
 
 
@@ -49,11 +49,12 @@ def masks_from_saliency(saliency, ratios, legacy_bottom=False):
     return out
 
 
-@register("SalUn", "salun", "salUN")
+@register("SalUn", "salun", "salUN", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.1, "salun_ratio": 0.5},
+          checks={"salun_ratio": Range(0, 1, low_open=True)}, opengan="random-label")
 def salun(model, data: UnlearnData, cfg):
-    """RL with a weight-saliency mask: cfg.mask when the caller loaded one (--mask_path), otherwise
-    computed here from the model unlearning starts from, keeping --salun_ratio of the weights."""
-    mask = getattr(cfg, "mask", None)
+    """RL with a weight-saliency mask: the one loaded from --mask_path, otherwise computed here
+    from the model unlearning starts from, keeping --salun_ratio of the weights."""
+    mask = data.mask
     if mask is None:
         saliency = forget_gradient_saliency(model, data.forget, cfg.batch_size)
         mask = masks_from_saliency(saliency, [cfg.salun_ratio])[cfg.salun_ratio]

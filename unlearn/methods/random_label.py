@@ -1,18 +1,18 @@
 """`RL` (RUM: `RL_og`; with a mask it is RUM's `RL`): random-label unlearning."""
 import torch
 
-from . import UnlearnData, register
-from .harness import LABELS, SHUFFLE, FROM_CFG, ce_epochs, concat, num_batches, random_other_labels, rng, \
+from unlearn import UnlearnData, register
+from unlearn.harness import LABELS, SHUFFLE, FROM_DATA, ce_epochs, concat, num_batches, random_other_labels, rng, \
     shuffled, trainer_for
 
 
-def train_with_random_labels(model, data: UnlearnData, cfg, desc, mask=FROM_CFG):
+def train_with_random_labels(model, data: UnlearnData, cfg, desc, mask=FROM_DATA):
     """Each epoch: fresh random labels for every forget example, drawn uniformly from the classes
     other than its true one (on every data set, rum-spec S3), then one shuffled CE pass over
     forget(random labels) U retain (rum-spec §6.8). A mask freezes the weights outside it."""
     union = concat(data.forget, data.retain)
     true_forget = data.forget.y
-    h = trainer_for(model, cfg, desc, num_batches(union, cfg.batch_size), mask=mask)
+    h = trainer_for(model, data, cfg, desc, num_batches(union, cfg.batch_size), mask=mask)
     label_gen, gen = rng(cfg, LABELS), rng(cfg, SHUFFLE)
 
     def epoch_batches(epoch):
@@ -22,6 +22,7 @@ def train_with_random_labels(model, data: UnlearnData, cfg, desc, mask=FROM_CFG)
     return ce_epochs(model, h, epoch_batches)
 
 
-@register("RL", "RL_og", "random-label")
+@register("RL", "RL_og", "random-label", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.1}, opengan="random-label")
 def random_label(model, data: UnlearnData, cfg):
+    """Random labels on forget, true labels on retain, every weight trainable (or a --mask_path)."""
     return train_with_random_labels(model, data, cfg, "RL")

@@ -1,6 +1,6 @@
 """`l1-sparse` (RUM: `FT_prune`): fine-tuning with a decaying L1 penalty (Jia et al.)."""
-from . import UnlearnData, register
-from .harness import SHUFFLE, ce_epochs, num_batches, rng, shuffled, trainer_for
+from unlearn import Range, UnlearnData, register
+from unlearn.harness import SHUFFLE, ce_epochs, num_batches, rng, shuffled, trainer_for
 
 
 def l1_weight(alpha, epoch, epochs, no_l1_epochs):
@@ -14,9 +14,16 @@ def l1_norm(model):
     return sum(p.abs().sum() for p in model.parameters() if p.requires_grad)
 
 
-@register("l1-sparse", "FT_prune", "FT_l1")
+def _l1_checks(cfg):
+    return {"alpha": Range(0), "no_l1_epochs": Range(0, cfg.unlearn_epochs, integer=True)}
+
+
+@register("l1-sparse", "FT_prune", "FT_l1", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.01, "alpha": 5e-4,
+                                                      "no_l1_epochs": 0},
+          checks=_l1_checks, uses={"retain"})
 def l1_sparse(model, data: UnlearnData, cfg):
-    h = trainer_for(model, cfg, "l1-sparse", num_batches(data.retain, cfg.batch_size))
+    """Fine-tuning on retain with an L1 penalty on every weight that decays to 0."""
+    h = trainer_for(model, data, cfg, "l1-sparse", num_batches(data.retain, cfg.batch_size))
     gen = rng(cfg, SHUFFLE)
 
     def penalty(epoch):

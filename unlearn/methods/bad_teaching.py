@@ -2,9 +2,8 @@
 from an incompetent (randomly initialised) teacher on forget examples (capstone-spec §5.4)."""
 import torch
 
-from engine.train import check_finite_weights
-from . import UnlearnData, register
-from .harness import SHUFFLE, concat, distill_kl, frozen, num_batches, rng, shuffled, trainer_for
+from unlearn import Range, UnlearnData, register
+from unlearn.harness import SHUFFLE, concat, distill_kl, frozen, num_batches, rng, shuffled, trainer_for
 
 
 def teacher_logits(x, is_forget, competent, incompetent):
@@ -14,7 +13,9 @@ def teacher_logits(x, is_forget, competent, incompetent):
         return torch.where(is_forget[:, None], incompetent(x), competent(x))
 
 
-@register("bad-teaching", "bad_teaching")
+@register("bad-teaching", "bad_teaching", defaults={"unlearn_epochs": 2, "unlearn_lr": 0.005, "kd_T": 1.0},
+          checks={"kd_T": Range(0, low_open=True)}, uses={"forget", "retain", "original", "fresh"},
+          opengan="bad-teaching")
 def bad_teaching(model, data: UnlearnData, cfg):
     """One shuffled pass per epoch over forget U retain (the whole retain set, as the capstone);
     loss KL(target || softmax(student/T)) averaged over the batch, no T^2 factor, T = --kd_T.
@@ -26,7 +27,7 @@ def bad_teaching(model, data: UnlearnData, cfg):
     # the labels of the union carry the forget flag: the loss never uses class labels
     union = concat(data.forget, data.retain)
     union = union.with_labels(flags.to(union.y.device))
-    h = trainer_for(model, cfg, "bad-teaching", num_batches(union, cfg.batch_size))
+    h = trainer_for(model, data, cfg, "bad-teaching", num_batches(union, cfg.batch_size))
     gen = rng(cfg, SHUFFLE)
     T = cfg.kd_T
     for _ in h.epochs():
@@ -36,5 +37,5 @@ def bad_teaching(model, data: UnlearnData, cfg):
                 target = teacher_logits(x, is_forget.bool(), competent, incompetent)
                 loss = distill_kl(model(x), target, T)
             h.step(loss)
-        check_finite_weights(model, h.desc)
+        h.check_finite()
     return model

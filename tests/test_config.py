@@ -1,0 +1,106 @@
+"""The run config is frozen once parsed; a method is one file that describes itself."""
+import dataclasses
+import json
+import shutil
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import main_forget
+import main_rum
+import unlearn
+from engine.config import record
+from engine.errors import UserError
+from workflows.config import unlearn_config
+
+
+def parse(script, *argv):
+    return script.build_parser().parse_args(["--save_dir", "runs/x", *argv])
+
+
+def test_config_is_immutable_after_parsing_and_records_resolved_values():
+    cfg = unlearn_config(parse(main_forget, "--unlearn", "NegGrad+", "--num_indexes_to_replace", "9"))
+    for obj, name in ((cfg, "seed"), (cfg, "tag"), (cfg.method, "alpha"), (cfg.method, "unlearn_lr")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, 1)
+    assert (cfg.method.unlearn, cfg.method.alpha, cfg.method.unlearn_epochs) == ("NG", 0.99, 5)
+    flat = record(cfg)
+    assert flat["unlearn"] == "NG" and flat["alpha"] == 0.99 and flat["num_indexes_to_replace"] == 9
+    json.dumps(flat)  # recordable as it is
+    rum = main_rum.rum_config(parse(main_rum, "--num_indexes_to_replace", "9"))
+    assert rum.mem == "mix" and rum.variant == "rum"  # RUM's default forget set, resolved once
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rum.mem = "high"
+
+
+def test_bad_strengths_are_refused_while_the_config_is_built():
+    with pytest.raises(UserError, match="--alpha must be a finite number >= 0 and <= 1 for --unlearn NG"):
+        unlearn_config(parse(main_forget, "--unlearn", "NG", "--alpha", "1.5"))
+    with pytest.raises(UserError, match="unknown --unlearn 'nope'"):
+        unlearn_config(parse(main_forget, "--unlearn", "nope"))
+
+
+def test_registry_refuses_a_duplicate_name():
+    with pytest.raises(ValueError, match="registered twice"):
+        unlearn.register("FT")(lambda model, data, cfg: model)
+    with pytest.raises(ValueError, match="registered twice"):
+        unlearn.register("my-ft", "NegGrad")(lambda model, data, cfg: model)  # an alias is a name too
+    assert "my-ft" not in unlearn.METHODS
+
+
+def test_a_method_sees_only_the_parts_it_declares(monkeypatch):
+    seen = {}
+
+    def probe(model, data, cfg):
+        seen.update(forget=data.forget, retain=data.retain, original=data.original)
+        return model
+
+    monkeypatch.setitem(unlearn.METHODS, "probe", unlearn.Method("probe", probe, {}, {}, frozenset({"retain"}),
+                                                                 True, False, lambda c: 1.0, None, "probe"))
+    data = unlearn.UnlearnData("F", "R", "V", "T", 10, "O", lambda: None)
+    unlearn.run_method("probe", "model", data, unlearn.resolve("probe"))
+    assert seen == {"forget": None, "retain": "R", "original": None}
+    assert "forget" not in unlearn.get_method("retrain").uses
+
+
+TOY_METHOD = '''
+    """`toy`: scales the linear head by --alpha (a method in one file)."""
+    import torch
+
+    from unlearn import Range, register
+
+
+    @register("toy", defaults={"alpha": 0.5}, checks={"alpha": Range(0, 1)}, uses={"forget"}, loop=False)
+    def toy(model, data, cfg):
+        """Scale the linear head by --alpha."""
+        with torch.no_grad():
+            model.fc.weight.mul_(cfg.alpha)
+        return model
+'''
+
+
+def test_a_new_method_is_one_file(trained_digits, tmp_path, monkeypatch, capsys):
+    """A toy method in a module of its own registers itself and runs through main_forget.py."""
+    (tmp_path / "toy_method.py").write_text(textwrap.dedent(TOY_METHOD))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "toy_method", raising=False)
+    import toy_method  # noqa: F401  (registers "toy")
+    try:
+        run = tmp_path / "run"
+        shutil.copytree(trained_digits, run, ignore=shutil.ignore_patterns("unlearn", "retrain"))
+        argv = ["--save_dir", str(run), "--unlearn", "toy", "--num_indexes_to_replace", "20",
+                "--retrain_epochs", "1", "--save_model"]
+        assert main_forget.main(argv) == 0
+        out = run / "unlearn" / "toy" / "random_n20_s2" / "s2"
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["method"] == "toy" and metrics["config"]["alpha"] == 0.5
+        before = torch.load(run / "original" / "model.pt", weights_only=True)["fc.weight"]
+        after = torch.load(out / "model.pt", weights_only=True)["fc.weight"]
+        assert torch.allclose(after, 0.5 * before)
+        with pytest.raises(SystemExit) as e:
+            main_forget.main([*argv, "--alpha", "3"])
+        assert e.value.code == 2 and "--alpha must be" in capsys.readouterr().err
+    finally:
+        unlearn.METHODS.pop("toy", None)

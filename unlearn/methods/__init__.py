@@ -1,0 +1,7 @@
+"""One module a method. Every module in this folder is imported when `unlearn` is, so its
+`@register(...)` runs: adding a method is adding one file here."""
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,0 +1,106 @@
+"""The frozen config of each workflow, built once from the parsed flags with every default
+resolved (save folder, training recipe, the method's strengths). See engine/config.py."""
+from dataclasses import dataclass, field, replace
+
+import unlearn
+from datasets import DataFlags
+from datasets.forget_sets import ForgetFlags
+from engine import recipe
+from engine.config import RunFlags, from_args
+from engine.recipe import OptimFlags
+from unlearn import STRENGTHS, MethodConfig
+from unlearn.addons import AddonFlags
+
+
+@dataclass(frozen=True)
+class TrainConfig(DataFlags, RunFlags, OptimFlags):
+    """main_train.py: the original model."""
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class ForgetRunFlags:
+    """Where an unlearning run starts, its reference's recipe and what it keeps."""
+    start_model: str | None = None
+    retrain_epochs: int | None = None
+    retrain_lr: float | None = None
+    save_model: bool = False
+    tag: str | None = None
+    skip_existing: bool = False
+
+
+@dataclass(frozen=True)
+class UnlearnConfig(DataFlags, RunFlags, ForgetFlags, AddonFlags, ForgetRunFlags):
+    """main_forget.py / main_random.py: one method on one forget set. `method` holds the method's
+    resolved strengths; `strengths_given` the strength flags as typed (None = unset), which RUM
+    applies to the method of every step."""
+    method: MethodConfig = field(default_factory=MethodConfig)
+    strengths_given: tuple = ()
+
+
+@dataclass(frozen=True)
+class RumConfig(UnlearnConfig):
+    """main_rum.py: a sequence of (part, method) steps on one forget set."""
+    variant: str = "rum"
+    order: str = "low,mid,high"
+    rum_methods: str = "none,FT,SalUn"
+    rum_lrs: str | None = None
+    rum_epochs: str | None = None
+    rum_alphas: str | None = None
+    retain_rule: str = "paper"
+
+
+@dataclass(frozen=True)
+class MaskConfig(DataFlags, RunFlags, ForgetFlags):
+    """generate_mask.py: SalUn masks of one forget set."""
+    start_model: str | None = None
+    thresholds: tuple = (0.5,)
+    legacy_bottom: bool = False
+    mask_dir: str | None = None
+
+
+def save_dir_of(args):
+    return args.save_dir or f"runs/{args.dataset}"
+
+
+def optim_of(args):
+    """The resolved training recipe of the parsed flags."""
+    return recipe.resolve(from_args(OptimFlags, args, decreasing_lr=tuple(args.decreasing_lr)))
+
+
+def train_config(args):
+    return from_args(TrainConfig, {**vars(args), **vars(optim_of(args))}, save_dir=save_dir_of(args))
+
+
+def forget_set_config(args, cls, **resolved):
+    """A config of a command that builds a forget set (its flags as parsed, save folder resolved)."""
+    classes = tuple(args.class_to_replace) if args.class_to_replace is not None else None
+    return from_args(cls, args, save_dir=save_dir_of(args), class_to_replace=classes, **resolved)
+
+
+def method_config(args, name=None, **overrides):
+    """The MethodConfig of `name` (default --unlearn) for this run: the strengths typed on the
+    command line, then `overrides`, then the method's defaults."""
+    typed = {k: vars(args)[k] for k in STRENGTHS}
+    return unlearn.resolve(name or args.unlearn, **{**typed, **overrides}, batch_size=args.batch_size,
+                           seed=args.seed, momentum=args.momentum, weight_decay=args.weight_decay,
+                           warmup=args.warmup, mask_path=args.mask_path)
+
+
+def unlearn_config(args, cls=UnlearnConfig, **resolved):
+    typed = tuple((k, vars(args)[k]) for k in STRENGTHS)
+    return forget_set_config(args, cls, method=method_config(args), strengths_given=typed, **resolved)
+
+
+def step_method(cfg, name, overrides, keep_mask):
+    """The MethodConfig of one RUM step: the strengths typed on the command line, the step's own
+    overrides, then the method's defaults; the --mask_path mask only for the --unlearn method."""
+    typed = {k: v for k, v in cfg.strengths_given}
+    base = cfg.method
+    return unlearn.resolve(name, **{**typed, **overrides}, batch_size=base.batch_size, seed=base.seed,
+                           momentum=base.momentum, weight_decay=base.weight_decay, warmup=base.warmup,
+                           mask_path=base.mask_path if keep_mask else None)
+
+
+def with_method(cfg, method):
+    return replace(cfg, method=method)
