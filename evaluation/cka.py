@@ -48,8 +48,9 @@ def zero_diagonal(gram):
 
 
 def hsic1(K, L):
-    """Unbiased HSIC of two [n, n] Gram matrices (leading batch dimensions broadcast), n >= 4:
-    1/(n(n-3)) · [tr(K̃L̃) + 1ᵀK̃1 · 1ᵀL̃1 / ((n-1)(n-2)) − 2/(n-2) · 1ᵀK̃L̃1], K̃, L̃ with zero diagonals."""
+    """Unbiased HSIC of two symmetric [n, n] Gram matrices (leading dimensions broadcast), n >= 4:
+    1/(n(n-3)) · [tr(K̃L̃) + 1ᵀK̃1 · 1ᵀL̃1 / ((n-1)(n-2)) − 2/(n-2) · 1ᵀK̃L̃1],
+    with K̃, L̃ the Gram matrices with zeroed diagonals."""
     n = K.shape[-1]
     if n < MIN_BATCH:
         raise ValueError(f"the unbiased HSIC needs at least {MIN_BATCH} examples, got {n}")

@@ -38,16 +38,19 @@ def brute_force_hsic1(K, L):
 
 def test_hsic1_is_the_unbiased_u_statistic():
     gen = torch.Generator().manual_seed(1)
-    x, y = torch.randn(7, 3, generator=gen, dtype=torch.float64), torch.randn(7, 5, generator=gen, dtype=torch.float64)
+    x = torch.randn(7, 3, generator=gen, dtype=torch.float64)
+    y = torch.randn(7, 5, generator=gen, dtype=torch.float64)
     K, L = x @ x.T, y @ y.T
     assert hsic1(K, L).item() == pytest.approx(float(brute_force_hsic1(K, L)), rel=1e-9)
 
 
 def test_cka_is_invariant_to_isotropic_scaling_and_orthogonal_transforms():
     gen = torch.Generator().manual_seed(2)
-    x = torch.randn(120, 16, generator=gen, dtype=torch.float64)
-    y = x[:, :8] @ torch.randn(8, 12, generator=gen, dtype=torch.float64) + 0.5 * torch.randn(120, 12, generator=gen, dtype=torch.float64)
-    q, _ = torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=torch.float64))
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+    x = randn(120, 16)
+    y = x[:, :8] @ randn(8, 12) + 0.5 * randn(120, 12)
+    q, _ = torch.linalg.qr(randn(16, 16))
     base = linear_cka(x, y)
     assert 0.2 < base < 0.99  # related but not identical features: the checks below can fail
     assert linear_cka(7.5 * x, y) == pytest.approx(base, abs=1e-9)
