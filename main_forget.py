@@ -11,11 +11,13 @@ from workflows.config import unlearn_config
 
 def build_parser():
     p = parsers.unlearning_parser(__doc__)
-    parsers.add_addon_args(p)  # capstone add-ons: --ssl, --augment_forget, --tsne
+    parsers.add_addon_args(p)  # capstone add-ons: --ssl, --augment_forget
+    parsers.add_figure_args(p)  # --tsne, --cka, --confusion
     return p
 
 
-def run(cfg):
+def run(cfg, figures=None):
+    """Run and print the summary (plus `figures(metrics)`, e.g. mu_main.py's, when given)."""
     metrics, path = forget.run_unlearning(cfg)
     if metrics is None:
         print(f"skipped: {path} exists")
@@ -25,6 +27,8 @@ def run(cfg):
     if metrics.get("diverged"):
         print(f"diverged: {metrics['diverged']}; recorded in {path}", file=sys.stderr)
         return 1
+    if figures is not None:
+        print(figures(metrics))
     return 0
 
 

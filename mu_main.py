@@ -23,8 +23,7 @@ import main_forget
 from engine import cli
 from engine.errors import UserError, cli_main
 from engine.io import read_json
-from unlearn.options import apply_defaults
-from workflows import forget as pipeline
+from workflows.config import unlearn_config
 
 METHODS = {"retrain": "retrain", "neggrad": "GA", "salUN": "SalUn", "bad_teaching": "bad-teaching",
            "scrub": "SCRUB"}
@@ -292,19 +291,6 @@ def capstone_figures(metrics):
     return text + ("  Geo_metric n/a" if geo is None else f"  Geo_metric {geo:.2f}")
 
 
-def run_main_forget(argv):
-    """main_forget.py's run (its parser, defaults and workflow), keeping the metrics to print."""
-    args = apply_defaults(cli.finish(main_forget.build_parser().parse_args(argv)))
-    metrics, path = pipeline.run_unlearning(args)
-    print(pipeline.summary_line(metrics))
-    print(f"-> {path}")
-    if metrics["diverged"]:
-        print(f"diverged: {metrics['diverged']}; recorded in {path}", file=sys.stderr)
-        return 1
-    print(capstone_figures(metrics))
-    return 0
-
-
 @cli_main
 def main(argv=None):
     args, given = parse_args(argv)
@@ -317,7 +303,7 @@ def main(argv=None):
     print("main_forget.py " + shlex.join(t.argv))
     if t.ignored:
         print(f"mu_main.py: ignored: {'; '.join(t.ignored)}", file=sys.stderr)
-    return run_main_forget(t.argv)
+    return main_forget.run(unlearn_config(main_forget.build_parser().parse_args(t.argv)), capstone_figures)
 
 
 if __name__ == "__main__":

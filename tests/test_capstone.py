@@ -288,3 +288,14 @@ def test_bad_input_exits_2_with_one_line(run_dir, capsys):
         addons._check_flags(AddonFlags(ssl="weird"), unlearn.get_method("GA"))
     with pytest.raises(UserError, match="has no forget objective|trains on the retain set only"):
         addons._check_flags(AddonFlags(augment_forget="opengan"), unlearn.get_method("FT"))
+
+
+def test_cka_and_confusion_figures_next_to_metrics(run_dir):
+    assert forget_in_process(run_dir, "--unlearn", "NG", "--unlearn_epochs", "1", "--retrain_epochs", "1",
+                             "--cka", "--confusion") == 0
+    out = run_dir / "unlearn" / "NG" / "random_n40_s2" / "s2"
+    m = json.loads((out / "metrics.json").read_text())
+    assert [p.split("/")[-1] for p in m["cka"]] == ["cka.png", "cka_retrain.png"]
+    assert m["confusion"].endswith("confusion.png") and "tsne" not in m
+    for name in ("cka.png", "cka_retrain.png", "confusion.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

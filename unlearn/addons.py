@@ -3,7 +3,7 @@
     extras = addons.prepare(cfg, ctx, method, forget_set)   # validate, load checkpoints; writes nothing
     data = extras.apply(data, cfg)                          # augment the METHOD's forget set, set
                                                             # data.regularizer (SSL / OpenGAN terms)
-    metrics.update(extras.finish(cfg, result, model, sets, out))   # geo_metric, t-SNE, summary
+    metrics.update(extras.record())                         # what was used
 
 `cfg` is the run's frozen config (its AddonFlags, its `method` MethodConfig); `method` is the
 registered `unlearn.Method`, which says what it supports. Evaluation always uses the real forget
@@ -22,8 +22,7 @@ SSL_MODES = ("none", "simple", "contrastive")
 
 @dataclass(frozen=True)
 class AddonFlags:
-    """The capstone's add-ons around a method: a self-supervised term, forget-set augmentation,
-    and the t-SNE figure."""
+    """The capstone's add-ons around a method: a self-supervised term and forget-set augmentation."""
     ssl: str = "none"
     ssl_weight: float = 0.5
     ssl_temperature: float = 1.0
@@ -32,7 +31,6 @@ class AddonFlags:
     augment_count: int | None = None
     generator_path: str | None = None
     arpl_labels: str = "nearest"
-    tsne: bool = False
 
 
 def _check_flags(cfg, method):
@@ -173,16 +171,10 @@ class Addons:
             out["regularizer"] = self.regularizer.summary()
         return out
 
-    def finish(self, cfg, result, model, sets, out):
-        from evaluation.capstone import geo_metric_of_run, tsne_plot
-        extra = geo_metric_of_run(cfg.save_dir, result)
+    def record(self):
+        """{"addons": what was used} for metrics.json, or {} without add-ons."""
         summary = self.summary()
-        if summary:
-            extra["addons"] = summary
-        if cfg.tsne and not result.get("diverged") and self.data is not None:
-            tsne_plot(self.data.original, model, sets, out / "tsne.png", seed=cfg.seed)
-            extra["tsne"] = str(out / "tsne.png")
-        return extra
+        return {"addons": summary} if summary else {}
 
 
 def prepare(cfg, ctx, method, forget_set):

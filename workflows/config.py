@@ -30,7 +30,15 @@ class ForgetRunFlags:
 
 
 @dataclass(frozen=True)
-class UnlearnConfig(DataFlags, RunFlags, ForgetFlags, AddonFlags, ForgetRunFlags):
+class FigureFlags:
+    """Figures written next to metrics.json."""
+    tsne: bool = False
+    cka: bool = False
+    confusion: bool = False
+
+
+@dataclass(frozen=True)
+class UnlearnConfig(DataFlags, RunFlags, ForgetFlags, AddonFlags, ForgetRunFlags, FigureFlags):
     """main_forget.py / main_random.py: one method on one forget set. `method` holds the method's
     resolved strengths; `strengths_given` the strength flags as typed (None = unset), which RUM
     applies to the method of every step."""

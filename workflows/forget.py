@@ -287,6 +287,31 @@ def record_run(run, result, wall, **extra):
     return metrics
 
 
+def figures(cfg, run, original, model, result):
+    """The capstone's evaluation extras: the geo metric, and the figures asked for (t-SNE, CKA of
+    the unlearned model and of the reference against the original, the test confusion matrix),
+    written next to metrics.json; {name: value or file} for metrics.json."""
+    from evaluation.capstone import geo_metric_of_run, tsne_plot
+    from evaluation.cka import cka_matrix, write_cka_png
+    from evaluation.confusion import confusion_matrix, write_confusion_png
+    out, forget = run.path.parent, run.sets["forget"]
+    extra = geo_metric_of_run(cfg.save_dir, result)
+    if result["diverged"]:
+        return extra
+    if cfg.tsne:
+        extra["tsne"] = str(tsne_plot(original, model, run.sets, out / "tsne.png", seed=cfg.seed))
+    if cfg.cka:
+        reference, _ = load_model(run.reference_dir, run.ctx.data, what="retrain reference")
+        reference = prepare_model(reference, run.ctx.device)
+        for name, label, net in (("cka.png", run.label, model), ("cka_retrain.png", "retrain", reference)):
+            extra.setdefault("cka", []).append(
+                str(write_cka_png(cka_matrix(net, original, forget), out / name, label_a=label, label_b="original")))
+    if cfg.confusion:
+        extra["confusion"] = str(write_confusion_png(confusion_matrix(model, run.sets["test"]),
+                                                     out / "confusion.png", title=f"{run.label}: test confusion"))
+    return extra
+
+
 def run_unlearning(cfg):
     """The whole of main_forget.py: returns (metrics, path of metrics.json); metrics is None when
     --skip_existing found the run done."""
@@ -296,16 +321,17 @@ def run_unlearning(cfg):
         return None, path
     ctx = run.ctx
     model, diverged = ctx.model, None
+    data = unlearn_data(ctx, run.sets, ctx.model, cfg.seed, run.mask)
     try:
-        data = run.extras.apply(unlearn_data(ctx, run.sets, ctx.model, cfg.seed, run.mask), cfg)
+        data = run.extras.apply(data, cfg)
         model = unlearn.run_method(method.name, model, data, cfg.method)
         check_finite_weights(model, method.name)
     except Diverged as e:
         diverged = str(e)
     wall = time.perf_counter() - run.started
     result = outcome(model, run, diverged)
-    metrics = record_run(run, result, wall)
-    metrics.update(run.extras.finish(cfg, result, model, run.sets, path.parent))  # geo_metric, t-SNE
+    metrics = record_run(run, result, wall, **run.extras.record())
+    metrics.update(figures(cfg, run, data.original, model, result))
     if cfg.save_model and not diverged:
         save_model(path.parent, model, ctx.build, dataset=cfg.dataset, split_sha=ctx.data.split.sha,
                    seed=cfg.seed)

@@ -103,7 +103,7 @@ def add_method_args(p):
 def add_addon_args(p):
     from unlearn import augment
     from unlearn.addons import SSL_MODES
-    g = p.add_argument_group("capstone add-ons (self-supervision, forget-set augmentation, extras)")
+    g = p.add_argument_group("capstone add-ons (self-supervision, forget-set augmentation)")
     g.add_argument("--ssl", default="none", choices=SSL_MODES,
                    help="self-supervised term added to the method's loss: simple (feature similarity "
                         "to a SimCLR model) or contrastive (NT-Xent, forget positives sign-flipped)")
@@ -121,8 +121,17 @@ def add_addon_args(p):
     g.add_argument("--arpl_labels", default="nearest", choices=("nearest", "predicted", "random"),
                    help="labels of ARPL images: nearest forget example's, the model's prediction, "
                         "or uniform (the capstone)")
+    return g
+
+
+def add_figure_args(p):
+    g = p.add_argument_group("figures next to metrics.json (the capstone's evaluation extras)")
     g.add_argument("--tsne", action="store_true",
-                   help="write tsne.png (forget/retain/test features before and after) next to metrics.json")
+                   help="tsne.png: forget/retain/test features before and after unlearning")
+    g.add_argument("--cka", action="store_true",
+                   help="cka.png / cka_retrain.png: layer-by-layer linear CKA of the unlearned model and of "
+                        "the retrain reference against the original, on up to 1,000 forget examples")
+    g.add_argument("--confusion", action="store_true", help="confusion.png: the test confusion matrix")
     return g
 
 
