@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from datasets import forget_sets as fsets
-from engine.cli import parser
+from engine.cli import parser, positive_int
 from engine.errors import cli_main
 from engine.io import ensure_writable_dir, save_state, write_json
 from engine.record import run_record
@@ -40,7 +40,12 @@ def build_parser():
                    help="fractions of weights to keep")
     p.add_argument("--legacy_bottom", action="store_true",
                    help="RUM's inverted mask: keep the SMALLEST-gradient weights")
-    p.add_argument("--mask_dir", default=None, help="default <save_dir>/masks/<forget_set>")
+    p.add_argument("--save", "--mask_dir", dest="mask_dir", default=None,
+                   help="mask folder (RUM's --save; default <save_dir>/masks/<forget_set>); "
+                        "main_random.py --path takes this folder")
+    p.add_argument("--unlearn_epochs", type=positive_int, default=1,
+                   help="passes of saliency accumulation over the forget set (RUM: 1); the first is "
+                        "unaugmented, each further one a fresh augmentation")
     return p
 
 
@@ -54,7 +59,7 @@ def main(argv=None):
     ensure_writable_dir(out, "--mask_dir")
     fsets.save_forget_set(cfg.save_dir, forget_set, ctx.data.split.sha)
     forget = ctx.data.train.select(forget_set.indices)
-    saliency = forget_gradient_saliency(ctx.model, forget, cfg.batch_size)
+    saliency = forget_gradient_saliency(ctx.model, forget, cfg.batch_size, cfg.unlearn_epochs, cfg.seed)
     masks = masks_from_saliency(saliency, cfg.thresholds, legacy_bottom=cfg.legacy_bottom)
     files = {}
     for q, mask in masks.items():

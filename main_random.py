@@ -1,6 +1,8 @@
 """The random-label family (RL / RL_og, SalUn) with main_forget.py's interface.
 
-`--path` is RUM's name for the SalUn mask file (same as --mask_path)."""
+`--path` is RUM's name for the SalUn mask (same as --mask_path): a mask file, the folder
+`generate_mask.py --save` wrote (the mask of --salun_ratio, default 0.5), or RUM's prefix
+form <folder>/hard_<ratio>."""
 import main_forget
 import unlearn
 from engine.errors import UserError, cli_main
@@ -12,7 +14,8 @@ RANDOM_LABEL_METHODS = ("RL", "SalUn")
 @cli_main
 def main(argv=None):
     p = main_forget.build_parser()
-    p.add_argument("--path", dest="mask_path", help="SalUn mask file (alias of --mask_path)")
+    p.add_argument("--path", dest="mask_path",
+                   help="SalUn mask: a file, a generate_mask.py --save folder, or <folder>/hard_<ratio> (RUM)")
     p.set_defaults(unlearn="RL")
     args = p.parse_args(argv)
     if unlearn.canonical(args.unlearn) not in RANDOM_LABEL_METHODS:

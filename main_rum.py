@@ -5,28 +5,34 @@ retrain reference of the whole forget set.
 Examples:
   main_rum.py --mem mix --num_indexes_to_replace 90 --rum_methods none,FT,SalUn      # full RUM
   main_rum.py --variant vanilla --unlearn NG --mem mix --num_indexes_to_replace 90
+  main_rum.py --unlearn NG --mem mix --num_indexes_to_replace 90 --epochs 10 --lr 0.1 --batch_size 256
+      (RUM's README line: --unlearn M alone runs RUM's template for M, see --variant; the original
+      model is trained with --epochs/--lr/--batch_size first when <save_dir>/original is missing)
 Writes <save_dir>/unlearn/<variant>-<method(s)>/<forget_set>/s<seed>/metrics.json with per-step figures."""
 from engine.errors import cli_main
 from workflows import forget, parsers
-from workflows.config import RumConfig, unlearn_config
+from workflows.config import rum_config, train_config
 from workflows.rum import run_rum
-
+from workflows.train import ensure_original
 
 def build_parser():
     p = parsers.unlearning_parser(__doc__)
     parsers.add_rum_args(p)
+    g = p.add_argument_group("original model (trained first when <save_dir>/original is missing; "
+                             "else must match it)")
+    parsers.add_recipe_args(g)
+    p.set_defaults(variant=None, rum_methods=None, unlearn=None)  # resolved in rum_config
     return p
-
-
-def rum_config(args):
-    """RUM's default forget set is `--mem mix`, unless another kind was asked for."""
-    kinds = (args.mem, args.group_index, args.forget_index_file, args.class_to_replace)
-    return unlearn_config(args, RumConfig, **({"mem": "mix"} if all(k is None for k in kinds) else {}))
 
 
 @cli_main
 def main(argv=None):
-    metrics, path = run_rum(rum_config(build_parser().parse_args(argv)))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    typed = parsers.given_flags(parser, argv)
+    cfg = rum_config(args, typed)  # checks every flag before anything is trained
+    ensure_original(train_config(args), typed)
+    metrics, path = run_rum(cfg)
     if metrics is None:
         print(f"skipped: {path} exists")
         return 0

@@ -13,7 +13,7 @@ import main_rum
 import unlearn
 from engine.config import record
 from engine.errors import UserError
-from workflows.config import unlearn_config
+from workflows.config import rum_config, unlearn_config
 
 
 def parse(script, *argv):
@@ -29,7 +29,7 @@ def test_config_is_immutable_after_parsing_and_records_resolved_values():
     flat = record(cfg)
     assert flat["unlearn"] == "NG" and flat["alpha"] == 0.99 and flat["num_indexes_to_replace"] == 9
     json.dumps(flat)  # recordable as it is
-    rum = main_rum.rum_config(parse(main_rum, "--num_indexes_to_replace", "9"))
+    rum = rum_config(parse(main_rum, "--num_indexes_to_replace", "9"))
     assert rum.mem == "mix" and rum.variant == "rum"  # RUM's default forget set, resolved once
     with pytest.raises(dataclasses.FrozenInstanceError):
         rum.mem = "high"

@@ -1,5 +1,6 @@
 """The frozen config of each workflow, built once from the parsed flags with every default
 resolved (save folder, training recipe, the method's strengths). See engine/config.py."""
+import argparse
 from dataclasses import dataclass, field, replace
 
 import unlearn
@@ -65,6 +66,7 @@ class MaskConfig(DataFlags, RunFlags, ForgetFlags):
     thresholds: tuple = (0.5,)
     legacy_bottom: bool = False
     mask_dir: str | None = None
+    unlearn_epochs: int = 1
 
 
 def save_dir_of(args):
@@ -98,6 +100,26 @@ def method_config(args, name=None, **overrides):
 def unlearn_config(args, cls=UnlearnConfig, **resolved):
     typed = tuple((k, vars(args)[k]) for k in STRENGTHS)
     return forget_set_config(args, cls, method=method_config(args), strengths_given=typed, **resolved)
+
+
+# RUM's templates, for `--unlearn M` with no --variant / --rum_methods: M on every memorization
+# part (RUM^F), with the per-part settings of the scalability paper's template where it has them
+TEMPLATE_PARTS = {"NG": {"rum_alphas": "0.99,0.97,0.97", "rum_epochs": "5,5,10", "rum_lrs": "0.01,0.01,0.001"}}
+DEFAULT_PLAN = {"variant": "rum", "rum_methods": "none,FT,SalUn", "unlearn": "FT"}
+
+
+def rum_config(args, typed=()):
+    """The RUM plan: what was asked for; `--unlearn M` alone runs RUM's template for M (RUM^F with
+    M on every part, NG with the template's per-part alpha/epochs/LR); nothing at all runs full
+    RUM none,FT,SalUn. RUM's default forget set is `--mem mix`, unless another kind was asked for."""
+    plan = {k: vars(args)[k] or DEFAULT_PLAN[k] for k in DEFAULT_PLAN}
+    if args.unlearn is not None and args.variant is None and args.rum_methods is None:
+        template = TEMPLATE_PARTS.get(unlearn.canonical(args.unlearn), {})
+        plan.update(variant="rumf", **{k: v for k, v in template.items() if k not in typed})
+    kinds = (args.mem, args.group_index, args.forget_index_file, args.class_to_replace)
+    if all(k is None for k in kinds):
+        plan["mem"] = "mix"
+    return unlearn_config(argparse.Namespace(**{**vars(args), **plan}), RumConfig)
 
 
 def step_method(cfg, name, overrides, keep_mask):

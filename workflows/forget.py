@@ -8,6 +8,7 @@ data + original model -> forget set -> cached retrain reference -> method -> eva
 import copy
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,10 +209,48 @@ def run_dir(cfg, label, forget_set):
     return Path(cfg.save_dir) / "unlearn" / name / forget_set.name / f"s{cfg.seed}"
 
 
-def load_mask(path):
+RUM_MASK_PREFIX = re.compile(r"(hard|mask)_(\d+(?:\.\d+)?)")
+DEFAULT_MASK_RATIO = 0.5  # SalUn's
+
+
+def mask_file(path, ratio):
+    """The file --mask_path (RUM: --path) names: a mask file; the folder generate_mask.py --save
+    wrote (its mask_<ratio>.pt, ratio --salun_ratio); or RUM's prefix form <folder>/hard_<ratio>."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    folder, ratio = (path, ratio or DEFAULT_MASK_RATIO) if path.is_dir() else (path.parent, None)
+    if ratio is None:
+        prefix = RUM_MASK_PREFIX.fullmatch(path.name)
+        if not prefix or not folder.is_dir():
+            raise UserError(f"--mask_path {path} is neither a mask file, a mask folder nor a <folder>/hard_<ratio> "
+                            "prefix; make masks with generate_mask.py --save <folder>")
+        ratio = float(prefix.group(2))
+    found = folder / f"mask_{float(ratio)}.pt"
+    if not found.is_file():
+        have = sorted(p.name for p in folder.glob("mask_*.pt")) or ["none"]
+        raise UserError(f"--mask_path {path}: no mask of ratio {float(ratio)} in {folder} (it has {', '.join(have)})")
+    return found
+
+
+def load_mask(path, model, forget_set):
+    """A 0/1 mask over the model's weights; one made for another forget set (its masks.json says)
+    or another model is refused."""
     mask = load_state(path, "--mask_path", hint="make one with generate_mask.py")
     if not isinstance(mask, dict) or not all(isinstance(v, torch.Tensor) for v in mask.values()):
         raise UserError(f"--mask_path {path} is not a mask (a dict of parameter name -> tensor)")
+    params = dict(model.named_parameters())
+    wrong = [n for n, m in mask.items() if n not in params or m.shape != params[n].shape]
+    if wrong or not mask:
+        raise UserError(f"--mask_path {path} does not fit the model being unlearned (e.g. {(wrong or ['no weights'])[0]}); "
+                        "make it with generate_mask.py from this run folder")
+    if any(((m != 0) & (m != 1)).any() for m in mask.values()):
+        raise UserError(f"--mask_path {path} is not a 0/1 mask (a checkpoint?); make one with generate_mask.py")
+    made_for = Path(path).parent / "masks.json"
+    if made_for.is_file():
+        fs = read_json(made_for, "mask description").get("forget_set") or {}
+        if fs.get("sha256") not in (None, forget_set.sha256):
+            raise UserError(f"--mask_path {path} was made for forget set {fs.get('name')}, not {forget_set.name}")
     return mask
 
 
@@ -246,7 +285,8 @@ def prepare_run(cfg, label, method=None, check=None):
     ctx = setup(cfg)
     forget_set = build_forget_set(ctx)
     checked = check(ctx, forget_set) if check else None
-    mask = load_mask(cfg.method.mask_path) if cfg.method.mask_path else None
+    mask = load_mask(mask_file(cfg.method.mask_path, cfg.method.salun_ratio), ctx.model, forget_set) \
+        if cfg.method.mask_path else None
     path = run_dir(cfg, label, forget_set) / "metrics.json"
     if cfg.skip_existing and path.exists():
         return None, path

@@ -1,5 +1,7 @@
 """The flag groups the entry scripts share (RUM's flag names). Each group parses into one concern
 of the frozen run config (workflows/config.py); the validators are engine/cli.py's."""
+import argparse
+
 from engine.cli import fraction, int_list, non_negative_float, non_negative_int, parser, positive_int
 
 
@@ -35,15 +37,22 @@ def add_run_args(p):
 
 def add_optim_args(p, epochs=30, lr=0.1):
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=positive_int, default=epochs)
-    g.add_argument("--lr", type=non_negative_float, default=lr)
+    add_recipe_args(g, epochs, lr)
     g.add_argument("--momentum", type=non_negative_float, default=0.9)
     g.add_argument("--weight_decay", type=non_negative_float, default=5e-4)
+    g.add_argument("--warmup", type=non_negative_int, default=0, help="linear warm-up epochs (per iteration)")
+    return g
+
+
+def add_recipe_args(g, epochs=30, lr=0.1):
+    """The training recipe's own flags (momentum, weight decay and warm-up are shared with the
+    unlearning methods in the unlearning scripts, so they are added apart)."""
+    g.add_argument("--epochs", type=positive_int, default=epochs)
+    g.add_argument("--lr", type=non_negative_float, default=lr)
     g.add_argument("--scheduler", choices=("cosine", "multistep", "constant", "linear"), default="cosine")
     g.add_argument("--decreasing_lr", type=int_list, default=[91, 136],
                    help="milestones of --scheduler multistep")
     g.add_argument("--gamma_lr", type=non_negative_float, default=0.1, help="multistep decay factor")
-    g.add_argument("--warmup", type=non_negative_int, default=0, help="linear warm-up epochs (per iteration)")
     g.add_argument("--recipe", choices=("default", "fast"), default="default",
                    help="fast: airbench-style recipe for --arch fastnet (label smoothing 0.2, Nesterov, "
                         "warm-up + linear decay, alternating flip, flip TTA, whitening init; "
@@ -170,7 +179,9 @@ def add_rum_args(p):
     g = p.add_argument_group("RUM")
     g.add_argument("--variant", choices=VARIANTS, default="rum",
                    help="rum: a method per part; rumf: --unlearn for every refined part; "
-                        "shuffle: random chunks; vanilla: the whole set at once")
+                        "shuffle: random chunks; vanilla: the whole set at once. Default: rum, or "
+                        "with only --unlearn M given RUM's template for M: rumf (NG: --rum_alphas "
+                        "0.99,0.97,0.97 --rum_epochs 5,5,10 --rum_lrs 0.01,0.01,0.001)")
     g.add_argument("--order", default="low,mid,high", help="order in which the parts are unlearned")
     g.add_argument("--rum_methods", default="none,FT,SalUn", help="method per part (low,mid,high); none skips")
     g.add_argument("--rum_lrs", default=None, help="LR per part, e.g. 0.01,0.01,0.1 (default: each method's)")
@@ -179,3 +190,13 @@ def add_rum_args(p):
     g.add_argument("--retain_rule", choices=RETAIN_RULES, default="paper",
                    help="paper: retain excludes the parts done so far; complement: D minus the whole forget set")
     return g
+
+
+_UNSET = object()
+
+
+def given_flags(parser, argv):
+    """The destinations of the flags typed in `argv` (not their defaults): argparse fills a
+    default only where the namespace lacks the attribute, so every unset one stays a marker."""
+    marked = argparse.Namespace(**{a.dest: _UNSET for a in parser._actions if a.dest != "help"})
+    return {dest for dest, value in vars(parser.parse_args(argv, marked)).items() if value is not _UNSET}

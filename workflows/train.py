@@ -12,7 +12,7 @@ from engine import distributed, recipe
 from engine.device import fast_path_plan, prepare_model, resolve_device
 from engine.errors import Diverged, UserError
 from engine.events import LearningEvents
-from engine.io import load_state, save_state, write_json
+from engine.io import load_state, read_json, save_state, write_json
 from engine.config import record
 from engine.record import run_record
 from engine.seed import generator, seed_everything
@@ -75,6 +75,39 @@ def fit(model, train_set, cfg, seed, desc="train", events=None, val_set=None, ch
             history.append(accuracy(recipe.for_eval(model, cfg, val_set), val_set))
             model.train()
     return h, history
+
+
+# the flags of the original model's recipe that RUM's unlearning scripts also accept
+RECIPE_FLAGS = ("arch", "epochs", "lr", "batch_size", "scheduler", "decreasing_lr", "gamma_lr", "recipe")
+
+
+def ensure_original(cfg, typed):
+    """RUM's unlearning commands carry the original model's recipe (`--epochs --lr --batch_size`
+    ...): train the original with it when <save_dir>/original has none; otherwise refuse a typed
+    recipe flag that differs from what the original was trained with (one line naming it)."""
+    marker = Path(cfg.save_dir) / "original" / "metrics.json"
+    if not marker.exists():
+        print(f"no original model in {cfg.save_dir}/original: training it first (main_train.py's recipe)")
+        metrics = train_original(cfg)
+        if metrics["diverged"]:
+            raise UserError(f"the original model diverged ({metrics['diverged']}); lower --lr")
+        return metrics
+    trained = read_json(marker, "original model metrics")
+    recorded = {**trained["config"], "arch": trained.get("arch")}
+    for flag in RECIPE_FLAGS:
+        mine, theirs = vars(cfg)[flag], recorded.get(flag)
+        if flag in typed and _plain(mine) != _plain(theirs):
+            raise UserError(f"the original model in {cfg.save_dir}/original was trained with --{flag} "
+                            f"{_shown(theirs)}, not {_shown(mine)}: drop --{flag} or use another --save_dir")
+    return trained
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _shown(value):
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
 def train_original(cfg):

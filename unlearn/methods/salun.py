@@ -6,23 +6,30 @@ import torch
 import torch.nn.functional as F
 
 from engine.errors import UserError
+from engine.seed import generator
 from unlearn import Range, UnlearnData, register
 from .random_label import train_with_random_labels
 
+SALIENCY_AUGMENT = 104  # generator offset of the augmented saliency passes (unlearn/harness.py has 101-103)
 
-def forget_gradient_saliency(model, forget, batch_size):
+
+def forget_gradient_saliency(model, forget, batch_size, passes=1, seed=0):
     """{param name: |sum over forget batches of grad(-CE_batch_mean)|} at the model's current,
-    FIXED weights (no optimiser step while accumulating, rum-spec S2), eval mode (BatchNorm uses
-    its running statistics), batches in order without augmentation, so it is deterministic."""
+    FIXED weights (RUM's code stepped an optimiser while accumulating; docs/deviations.md), eval
+    mode (BatchNorm uses its running statistics). The first pass takes the batches in order
+    without augmentation, so one pass (RUM's `--unlearn_epochs 1`) is deterministic; each further
+    pass adds a fresh seeded augmentation of the forget set (on data sets that augment)."""
     was_training = model.training
     model.eval()
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     total = {n: torch.zeros_like(p) for n, p in named}
-    for x, y in forget.batches(batch_size):
-        grads = torch.autograd.grad(-F.cross_entropy(model(x), y), [p for _, p in named], allow_unused=True)
-        for (n, _), g in zip(named, grads):
-            if g is not None:
-                total[n] += g
+    gen = generator(seed, SALIENCY_AUGMENT)
+    for done in range(passes):
+        for x, y in forget.batches(batch_size, augment=done > 0, generator=gen):
+            grads = torch.autograd.grad(-F.cross_entropy(model(x), y), [p for _, p in named], allow_unused=True)
+            for (n, _), g in zip(named, grads):
+                if g is not None:
+                    total[n] += g
     model.train(was_training)
     return {n: g.abs() for n, g in total.items()}
 
