@@ -1,4 +1,4 @@
-"""Forget-set augmentation (capstone-spec §7): `simple` (jittered copies), `arpl` (confusing
+"""Forget-set augmentation (the capstone's): `simple` (jittered copies), `arpl` (confusing
 images from a generator trained with reciprocal points) and `opengan` (generated penultimate-layer
 features used as extra soft targets). Generators are trained by
 `python -m unlearn.augment train --kind arpl|opengan ...` and saved under

@@ -12,8 +12,9 @@ from .random_label import train_with_random_labels
 
 def forget_gradient_saliency(model, forget, batch_size):
     """{param name: |sum over forget batches of grad(-CE_batch_mean)|} at the model's current,
-    FIXED weights (no optimiser step while accumulating, rum-spec S2), eval mode (BatchNorm uses
-    its running statistics), batches in order without augmentation, so it is deterministic."""
+    FIXED weights (no optimiser step while accumulating; RUM's took SGD steps, so the weights
+    drifted), eval mode (BatchNorm uses its running statistics), batches in order without
+    augmentation, so it is deterministic."""
     was_training = model.training
     model.eval()
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -29,7 +30,7 @@ def forget_gradient_saliency(model, forget, batch_size):
 
 def masks_from_saliency(saliency, ratios, legacy_bottom=False):
     """{ratio: {name: 0/1 float mask}} keeping the floor(ratio * P) weights with the LARGEST
-    saliency, ranked globally over all parameters (SalUn; rum-spec S1). `legacy_bottom=True`
+    saliency, ranked globally over all parameters, as SalUn does. `legacy_bottom=True`
     keeps the smallest instead, reproducing RUM's inverted mask. Ties break by position."""
     names = list(saliency)
     flat = torch.cat([saliency[n].detach().reshape(-1).float() for n in names])
