@@ -44,7 +44,7 @@ def split_batch(batch_size, n_forget, n_retain):
 
 def forget_weight(is_forget):
     """w = 1/(1 + e^(1-2p)) = sigmoid(2p - 1) with p the forget fraction of the batch (the
-    capstone's weighting: the rarer forget rows weigh the retain sum less)."""
+    capstone's weighting: with few forget rows, w < 1/2 and the forget term weighs more)."""
     p = is_forget.float().mean()
     return torch.sigmoid(2 * p - 1)
 
