@@ -1,7 +1,10 @@
 """Data set registry (`--dataset`). Adding a data set is one module and one `@register`.
 
 Every loader returns a `Bundle` of in-memory tensors; `prepare_data` adds the saved validation
-split and moves everything to the device once.
+split and moves everything to the device once. `forget_sets` chooses and saves what a run forgets.
+
+Layer: data, beside `models`, right above `engine`; it imports `engine` only, so any layer above
+may use it.
 """
 from dataclasses import dataclass
 from pathlib import Path
