@@ -15,7 +15,7 @@ import torch
 from engine.errors import UserError
 from engine.registry import Registry
 from engine.io import ensure_writable_dir, read_json, sha256_of_indices, write_json
-from .base import Bundle, TensorSet, augment_batch, positions_of, to_float
+from .base import Bundle, TensorSet
 
 LOADERS = Registry("--dataset")
 register = LOADERS.register  # @register("name") adds a loader under the value of --dataset

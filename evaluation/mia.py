@@ -17,7 +17,6 @@ def attack_features(probs, labels):
     """The five per-example features; m_entropy is Song & Mittal's (RUM's code weighted the
     classes wrongly; docs/deviations.md)."""
     p_y = probs.gather(1, labels[:, None]).squeeze(1)
-    log_p = torch.log(probs.clamp_min(TINY))
     log_not_p = torch.log((1 - probs).clamp_min(TINY))
     others = torch.ones_like(probs).scatter_(1, labels[:, None], 0.0)
     m_entropy = -(1 - p_y) * torch.log(p_y.clamp_min(TINY)) - (others * probs * log_not_p).sum(1)
