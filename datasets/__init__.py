@@ -1,7 +1,10 @@
 """Data set registry (`--dataset`). Adding a data set is one module and one `@register`.
 
 Every loader returns a `Bundle` of in-memory tensors; `prepare_data` adds the saved validation
-split and moves everything to the device once.
+split and moves everything to the device once. `forget_sets` chooses and saves what a run forgets.
+
+Layer: data, beside `models`, right above `engine`; it imports `engine` only, so any layer above
+may use it.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +15,7 @@ import torch
 from engine.errors import UserError
 from engine.registry import Registry
 from engine.io import ensure_writable_dir, read_json, sha256_of_indices, write_json
-from .base import Bundle, TensorSet, augment_batch, positions_of, to_float
+from .base import Bundle, TensorSet
 
 LOADERS = Registry("--dataset")
 register = LOADERS.register  # @register("name") adds a loader under the value of --dataset

@@ -92,7 +92,7 @@ def random_set(train_idx, labels, n, seed, classes=None):
     return ForgetSet(f"random_n{n}_s{seed}", "random", chosen, {"n": n, "seed": seed})
 
 
-# ---- memorization groups (rum-spec §5.1) -------------------------------------------------------
+# ---- memorization groups: high / mid / low / mix (docs/reference.md) ---------------------------
 
 def part_sizes(n):
     """(high, mid, low) sizes of a forget set of n cut in three: a third each, the low part
@@ -170,7 +170,7 @@ def memorization_set(train_idx, scores, group, n, proxy):
                      {"group": group, "proxy": proxy, "n": n, "mid_target": target})
 
 
-# ---- entanglement (ES) groups (rum-spec §5.3) --------------------------------------------------
+# ---- entanglement (ES) groups: slices of D by distance to the embedding centroid ---------------
 
 def es_set(groups, group_index, n):
     """First n of distance slice g (closest to the centroid first); -1 mixes RUM's 3/12/14."""

@@ -1,4 +1,5 @@
-"""Per-example learning events recorded during training (rum-spec §9.3, vectorised).
+"""Per-example learning events recorded during training: the raw material of the
+learning-event memorization proxies, recorded with one scatter per batch (no per-example loop).
 
 For every training example and epoch: the true-class softmax confidence, the max confidence, the
 negative entropy (with 0·log 0 = 0, so never NaN) and correctness, taken from the pre-update

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from engine.errors import UserError
-from engine.io import write_png, write_text
+from engine.io import write_png
 
 ACC_SETS = ("forget", "retain", "val", "test")
 

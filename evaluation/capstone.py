@@ -1,5 +1,5 @@
-"""The capstone's evaluation extras (capstone-spec §8.2, §8.5), on top of the shared accuracy and
-MIA code (no second MIA here):
+"""The capstone's evaluation extras (its geo metric and t-SNE figure), on top of the shared
+accuracy and MIA code (no second MIA here):
 
 - `geo_metric`: the geometric mean of how far the unlearned model's forget and test accuracies
   are from the ORIGINAL model's test accuracy, sqrt(|acc_f - a0| * |acc_t - a0|), with a0 read

@@ -155,7 +155,7 @@ def render(runs, save_dir, results_path, command, seconds):
              "forget-set augmentation (`--augment_forget simple|arpl|opengan`). Accuracies in %, MIA = SVC "
              "attack on confidence (fraction of forget examples judged non-members), ToW / ToW-MIA against "
              "the model retrained without the forget set, geo = sqrt(|forget − a0|·|test − a0|) with a0 "
-             "the original model's test accuracy (capstone §8.2), time = the method's wall time. "
+             "the original model's test accuracy (docs/reference.md), time = the method's wall time. "
              "Mean ± 95% t-interval over seeds.", ""]
     for kind in kinds:
         group = next(r["group"] for k, r in rows.items() if k[0] == kind)

@@ -1,4 +1,4 @@
-"""RUM's SVC membership-inference attack (rum-spec §11.2), on softmax probabilities.
+"""RUM's SVC membership-inference attack, on softmax probabilities (docs/reference.md).
 
 Shadow members are the first |test| retain examples (ascending original index), shadow
 non-members the test set; the attack is then applied to the forget set. The score is the fraction
@@ -14,9 +14,9 @@ TINY = 1e-30
 
 
 def attack_features(probs, labels):
-    """The five per-example features; m_entropy is Song & Mittal's (fixing RUM's S5)."""
+    """The five per-example features; m_entropy is Song & Mittal's (RUM's code weighted the
+    classes wrongly; docs/deviations.md)."""
     p_y = probs.gather(1, labels[:, None]).squeeze(1)
-    log_p = torch.log(probs.clamp_min(TINY))
     log_not_p = torch.log((1 - probs).clamp_min(TINY))
     others = torch.ones_like(probs).scatter_(1, labels[:, None], 0.0)
     m_entropy = -(1 - p_y) * torch.log(p_y.clamp_min(TINY)) - (others * probs * log_not_p).sum(1)

@@ -1,4 +1,5 @@
-"""Tug-of-War (rum-spec §11.4): how close an unlearned model is to the retrain reference.
+"""Tug-of-War (RUM's ToW; docs/reference.md): how close an unlearned model is to the retrain
+reference.
 
 ToW = Π_{s∈{forget, retain, test}} (1 − |acc_s(u) − acc_s(r)| / 100); ToW-MIA replaces the forget
 term by 1 − |MIA(u) − MIA(r)| (MIA as a fraction, RUM's `confidence` attack). 1 means identical.

@@ -1,4 +1,4 @@
-"""Entanglement Score (rum-spec §10.1) and the embedding-distance groups of §5.3.
+"""Entanglement Score (ES) and the embedding-distance groups that serve as ES forget sets.
 
 Features are the penultimate embedding `model.features(x)`, taken in eval mode on the plain
 images (no augmentation), and every mean is an exact mean over examples (float64), not a mean

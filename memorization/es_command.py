@@ -1,5 +1,5 @@
-"""The `es` command: the entanglement score of each embedding-distance group (rum-spec §5.3,
-§10.1) under the original model -> <save_dir>/memorization/es_groups.json."""
+"""The `es` command: the entanglement score of each embedding-distance group under the original
+model -> <save_dir>/memorization/es_groups.json (definitions: docs/reference.md)."""
 import time
 
 from engine.errors import UserError

@@ -1,4 +1,4 @@
-"""Feldman & Zhang's subsampling (heldout) memorization estimator (rum-spec §9.1).
+"""Feldman & Zhang's subsampling (heldout) memorization estimator (docs/reference.md).
 
 Model k is trained from scratch on a random subset S_k of D (a fraction --subset_ratio of it),
 then its correctness is recorded on every example of D and of the test split. Then
@@ -283,7 +283,8 @@ def estimate(args, progress=True):
     device, data = load_data(args)
     if source == "RANK/WORLD_SIZE" and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", shard)) % torch.cuda.device_count())
-    # memorization is relative to a learner: by default the architecture being unlearned (S18)
+    # memorization is relative to a learner: by default the architecture being unlearned (RUM's
+    # estimator used a separate ImageNet-stem ResNet-18, so its scores described another model)
     arch = models.check_arch(args.arch or original_arch(args.save_dir) or data.bundle.default_arch)
     check_subset_ratio(len(data.train), args.subset_ratio)
     batched = use_batched(arch, args.sequential)

@@ -1,4 +1,4 @@
-"""Cheap memorization proxies (rum-spec §9.2-§9.4), one score per example of D.
+"""Cheap memorization proxies, one score per example of D (definitions: docs/reference.md).
 
 `memorization_sign` says how to read a score: +1 when a higher value means more memorized
 (ho_ret, curvature), -1 when a higher value means an easier, less memorized example
@@ -28,7 +28,7 @@ KINDS = (*EVENT_PROXIES, "ho_ret", "curvature")
 SIGNS = {**{k: s for k, (_, s) in EVENT_PROXIES.items()}, "ho_ret": +1, "curvature": +1}
 
 
-# ---- learning events (§9.3) ------------------------------------------------------------------
+# ---- learning events: confidence, max_conf, entropy, bi_acc -----------------------------------
 
 def event_proxy(events, kind):
     """Mean over the epochs of the original training run (NaN-free: events use xlogy)."""
@@ -48,7 +48,7 @@ def load_events(args):
     return path, events
 
 
-# ---- heldout-retrain symmetric KL (§9.2) -----------------------------------------------------
+# ---- heldout-retrain symmetric KL (ho_ret) ---------------------------------------------------
 
 def fine_tune_on_heldout(model, heldout, lr, max_epochs, batch_size, seed, patience=4,
                          momentum=0.9, weight_decay=5e-4):
@@ -94,7 +94,7 @@ def heldout_retrain(model, data, args):
     return score.cpu().numpy(), info
 
 
-# ---- input-loss curvature (§9.4) -------------------------------------------------------------
+# ---- input-loss curvature ---------------------------------------------------------------------
 
 def loss_curvature(model, tset, h, batch_size=256):
     """‖∇_x [CE(f(x + z)) - CE(f(x))]‖₂ per example, z = h · sign(∇_x CE) scaled to L2 norm h

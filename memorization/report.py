@@ -1,4 +1,4 @@
-"""The `report` command (rum-spec §9-§10): how well each proxy ranks the training examples as the
+"""The `report` command: how well each proxy ranks the training examples as the
 heldout estimate does, and how entangled each memorization group and each embedding-distance
 group is under the original model.
 

@@ -1,5 +1,8 @@
 """Image classifiers selectable by --arch. Every model normalises its own input, and exposes
-`features(x) -> [B, feature_dim]`, the linear head `fc`, and `forward(x) = fc(features(x))`."""
+`features(x) -> [B, feature_dim]`, the linear head `fc`, and `forward(x) = fc(features(x))`;
+`save_model` / `load_model` are the one checkpoint format.
+
+Layer: models, beside `datasets`, right above `engine`; it imports `engine` only."""
 from .base import Classifier, Normalize
 from .registry import MODELS, build_model, check_arch, register
 from .checkpoint import build_args, load_model, save_model

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The capstone's experiment (capstone-spec §5-§8) on digits: bad-teaching, SCRUB, NegGrad (GA) and
+# The capstone's experiment on digits: bad-teaching, SCRUB, NegGrad (GA) and
 # SalUn x random (10%) and class-wise forgetting x {no add-on, --ssl simple, --ssl contrastive,
 # --augment_forget simple, arpl, opengan} x seeds. Needs and makes, once: the original model,
 # the SimCLR model, an ARPL and an OpenGAN generator per forget set. Every job skips itself when

@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-import torch
 
 SCRIPTS = {"main_train": "main_train", "main_forget": "main_forget", "main_random": "main_random",
            "main_rum": "main_rum", "generate_mask": "generate_mask", "analysis": "analysis",
@@ -42,7 +41,7 @@ def snapshot(folder):
 
 
 def cases(b):
-    run, R = b / "run", ["--save_dir", str(b / "run")]
+    R = ["--save_dir", str(b / "run")]
     n = ["--num_indexes_to_replace", "10"]
     return [
         # main_train

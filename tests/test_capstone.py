@@ -90,7 +90,7 @@ def test_ssl_addon_changes_the_gradient(digits, mode):
     plain = grads(model, forget_ascent_loss(model, digits[2]))
     term = ssl_term(mode, digits, model)
     value = term(model)
-    assert value.requires_grad  # the capstone's was computed under no_grad (spec §6.3)
+    assert value.requires_grad  # the capstone computed it under no_grad: a constant, no gradient
     with_ssl = grads(model, forget_ascent_loss(model, digits[2]) + ssl_term(mode, digits, model)(model))
     assert differs(plain, with_ssl) > 1e-6
     only = grads(model, ssl_term(mode, digits, model)(model))

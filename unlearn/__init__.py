@@ -10,6 +10,10 @@ says everything the rest of the code needs to know about it:
 device, the frozen original model, a factory for a freshly initialised model, and the loaded
 extras: a weight mask, a regularizer); `cfg` is the method's resolved, frozen `MethodConfig`.
 Methods do not evaluate, save or print: the caller does that once for all.
+
+Layer: unlearn, beside `memorization` (neither imports the other), above `evaluation`; it may
+import `engine`, `datasets`, `models` and `evaluation`. Subpackages: `methods` (one file a
+method), `ssl` and `augment` (the capstone's add-ons, wired in by `addons`).
 """
 import dataclasses
 import math

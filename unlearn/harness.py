@@ -45,7 +45,8 @@ def shuffled(tset, cfg, gen, **kw):
 
 def endless(tset, cfg, gen):
     """Batches forever; every time the set is exhausted it is reshuffled and re-augmented with
-    fresh draws (itertools.cycle would replay the cached first pass, rum-spec S9)."""
+    fresh draws (itertools.cycle, which RUM's NG used, replays the cached first pass: the same
+    augmented batches in the same order)."""
     if len(tset) == 0:
         raise UserError("the forget set is empty")
     while True:

@@ -1,4 +1,5 @@
-"""The RUM meta-algorithm (rum-spec §8.1) and its controls, as one sequential pipeline.
+"""The RUM meta-algorithm (refine the forget set by memorization, unlearn the parts in sequence)
+and its controls, as one sequential pipeline (docs/reference.md).
 
 The forget set is refined into parts and the parts are unlearned in sequence, each step starting
 from the previous step's model:

@@ -1,5 +1,5 @@
-"""`--augment_forget arpl` (capstone-spec §7.2): confusing images near the forget set from a
-generator trained with Adversarial Reciprocal Points.
+"""`--augment_forget arpl`: confusing images near the forget set from a generator trained with
+Adversarial Reciprocal Points.
 
 Training (`python -m unlearn.augment train --kind arpl`): the embedding is the model being
 unlearned (`model.features`, frozen, eval mode), so "confusing" means confusing for that model.
@@ -30,7 +30,8 @@ LABEL_POLICIES = ("nearest", "predicted", "random")
 
 
 class ReciprocalPoints(nn.Module):
-    """ARPLoss (Chen et al. 2021) as the capstone configured it (capstone-spec §7.2)."""
+    """ARPLoss (Chen et al. 2021) with the capstone's settings: points 0.1*N(0, 1), radius 0,
+    temperature 1, margin weight 0.1."""
 
     def __init__(self, num_classes, dim):
         super().__init__()

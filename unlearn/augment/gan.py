@@ -3,7 +3,8 @@
 A generator checkpoint is a folder with `generator.pt` (state_dict, loaded with weights_only=True,
 strictly) and `generator.json` (kind, how to rebuild it, and what it was trained for: data set,
 split, forget set, start model), so a generator made for another data set or forget set is
-refused with one line instead of silently loading nothing (capstone-spec §12.8).
+refused with one line instead of silently loading nothing (the capstone loaded its generator
+non-strictly under mismatched key names, so it kept its random initialisation).
 """
 import contextlib
 import math
@@ -18,7 +19,8 @@ from engine.io import load_state, read_json, save_state, write_json
 
 
 def dcgan_init(module):
-    """Conv/linear weights N(0, 0.02), BN gamma N(1, 0.02) and beta 0 (capstone-spec §7.2, §7.3)."""
+    """Conv/linear weights N(0, 0.02), BN gamma N(1, 0.02) and beta 0 (DCGAN's init, which both of
+    the capstone's GANs used)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -78,8 +80,8 @@ class ImageDiscriminator(nn.Module):
 
 
 class FeatureGenerator(nn.Module):
-    """z -> a penultimate-layer feature vector (OpenGAN's 1x1-conv MLP, capstone-spec §7.3, made
-    shallower): BN + ReLU on the hidden layers, no output activation."""
+    """z -> a penultimate-layer feature vector (OpenGAN's 1x1-conv MLP as a plain MLP, made
+    shallower; docs/deviations.md): BN + ReLU on the hidden layers, no output activation."""
 
     def __init__(self, nz, dim, hidden=256):
         super().__init__()

@@ -1,4 +1,4 @@
-"""`--augment_forget opengan` (capstone-spec §7.3): a GAN over the penultimate-layer features
+"""`--augment_forget opengan`: a GAN over the penultimate-layer features
 of the forget set, whose samples pass through a linear head to give extra soft targets.
 
 Training (`python -m unlearn.augment train --kind opengan`): features = `model.features` of the
@@ -91,12 +91,12 @@ def opengan_targets(G, original, forget, count, seed, candidates=CANDIDATES, chu
 
 
 # ---- how a method uses the generated features ---------------------------------------------------
-# KD methods, as the capstone (§5.4, §5.5): the features go through a teacher's head to give soft
-# targets for the real forget image they were matched to. Other methods: the features go through
-# the MODEL's own head as extra forget examples under the method's forget objective.
+# KD methods, as the capstone's bad-teaching and SCRUB: the features go through a teacher's head
+# to give soft targets for the real forget image they were matched to. Other methods: the features
+# go through the MODEL's own head as extra forget examples under the method's forget objective.
 
 def _bad_teaching(t, model, x, f, y, pos):
-    """Capstone §5.4 step 5 averages KL(t||s) with KL(t2||s), where t2 differs from t only on
+    """The capstone's bad-teaching averages KL(t||s) with KL(t2||s), where t2 differs from t only on
     forget rows (incompetent head on the generated feature instead of the incompetent teacher on
     the image): the extra term is 1/2 * share * [KL(a||s) - KL(u||s)] on forget rows."""
     s = model(x)
@@ -104,8 +104,8 @@ def _bad_teaching(t, model, x, f, y, pos):
 
 
 def _scrub(t, model, x, f, y, pos):
-    """Capstone §5.5: KL_f += KL(a_F || s_F) with a from the competent head, maximised with the
-    forget rows' weight n_f/B and the loss's 1/2."""
+    """The capstone's SCRUB: KL_f += KL(a_F || s_F) with a from the competent head, maximised
+    with the forget rows' weight n_f/B and the loss's 1/2."""
     return -0.5 * t.share * kd_loss(model(x), t.soft_a[pos], t.T)
 
 

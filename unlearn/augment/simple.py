@@ -1,4 +1,4 @@
-"""`--augment_forget simple` (capstone-spec §7.1): jittered copies of forget images, labels kept."""
+"""`--augment_forget simple`: jittered copies of forget images, labels kept."""
 import torch
 
 from datasets.base import TensorSet, to_float

@@ -1,5 +1,8 @@
 """One module a method. Every module in this folder is imported when `unlearn` is, so its
-`@register(...)` runs: adding a method is adding one file here."""
+`@register(...)` runs: adding a method is adding one file here.
+
+A method module imports `unlearn` (the registry, `UnlearnData`), `unlearn.harness` (the shared
+loop pieces) and `engine`; it never imports `workflows`, and does not evaluate or save."""
 import importlib
 import pkgutil
 

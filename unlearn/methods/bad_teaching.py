@@ -1,5 +1,5 @@
 """`bad-teaching` (Chundawat et al. 2023): distil from a competent teacher on retain examples and
-from an incompetent (randomly initialised) teacher on forget examples (capstone-spec §5.4)."""
+from an incompetent (randomly initialised) teacher on forget examples, as the capstone did."""
 import torch
 
 from unlearn import Range, UnlearnData, register

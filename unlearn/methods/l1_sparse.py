@@ -4,7 +4,7 @@ from unlearn.harness import SHUFFLE, ce_epochs, num_batches, rng, shuffled, trai
 
 
 def l1_weight(alpha, epoch, epochs, no_l1_epochs):
-    """alpha * (1 - e / (E - E_nol1)) for e < E - E_nol1, then 0 (rum-spec §6.3)."""
+    """alpha * (1 - e / (E - E_nol1)) for e < E - E_nol1, then 0 (RUM's linear decay)."""
     active = epochs - no_l1_epochs
     return alpha * (1 - epoch / active) if epoch < active else 0.0
 

@@ -9,9 +9,9 @@ from unlearn.harness import SECOND_SHUFFLE, SHUFFLE, endless, num_batches, rng, 
           checks={"alpha": Range(0, 1)}, forget_weight=lambda cfg: 1 - cfg.alpha, opengan="ascent")
 def neggrad_plus(model, data: UnlearnData, cfg):
     """An epoch is one pass over retain; each retain batch is paired with the next forget batch
-    and the loss is alpha*CE_r - (1-alpha)*CE_f on two forward passes (rum-spec §6.5). Forget
-    batches come from an endless stream that reshuffles whenever the forget set is used up, so
-    later cycles are fresh draws, not a replay (rum-spec S9)."""
+    and the loss is alpha*CE_r - (1-alpha)*CE_f on two forward passes. Forget batches come from
+    an endless stream that reshuffles whenever the forget set is used up, so later cycles are
+    fresh draws, not a replay of the first (as RUM's itertools.cycle did)."""
     h = trainer_for(model, data, cfg, "NG", num_batches(data.retain, cfg.batch_size))
     forget = endless(data.forget, cfg, rng(cfg, SECOND_SHUFFLE))
     gen = rng(cfg, SHUFFLE)

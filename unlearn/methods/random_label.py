@@ -8,8 +8,9 @@ from unlearn.harness import LABELS, SHUFFLE, FROM_DATA, ce_epochs, concat, num_b
 
 def train_with_random_labels(model, data: UnlearnData, cfg, desc, mask=FROM_DATA):
     """Each epoch: fresh random labels for every forget example, drawn uniformly from the classes
-    other than its true one (on every data set, rum-spec S3), then one shuffled CE pass over
-    forget(random labels) U retain (rum-spec §6.8). A mask freezes the weights outside it."""
+    other than its true one, on every data set (RUM relabelled only on CIFAR-10, where a draw could
+    be the true label; elsewhere its RL was plain fine-tuning), then one shuffled CE pass over
+    forget(random labels) U retain. A mask freezes the weights outside it."""
     union = concat(data.forget, data.retain)
     true_forget = data.forget.y
     h = trainer_for(model, data, cfg, desc, num_batches(union, cfg.batch_size), mask=mask)

@@ -36,7 +36,7 @@ def forget_gradient_saliency(model, forget, batch_size, passes=1, seed=0):
 
 def masks_from_saliency(saliency, ratios, legacy_bottom=False):
     """{ratio: {name: 0/1 float mask}} keeping the floor(ratio * P) weights with the LARGEST
-    saliency, ranked globally over all parameters (SalUn; rum-spec S1). `legacy_bottom=True`
+    saliency, ranked globally over all parameters, as SalUn does. `legacy_bottom=True`
     keeps the smallest instead, reproducing RUM's inverted mask. Ties break by position."""
     names = list(saliency)
     flat = torch.cat([saliency[n].detach().reshape(-1).float() for n in names])

@@ -35,9 +35,9 @@ def min_pass(student, teacher, h, batches, T, beta, gamma):
           uses={"forget", "retain", "original"}, opengan="scrub")
 def scrub(model, data: UnlearnData, cfg):
     """Epochs 0..msteps-1 run a max pass then a min pass; later epochs only a min pass, so exactly
-    min(msteps, epochs) max passes (RUM ran msteps+1, rum-spec S24). One optimizer over the
-    student only; the teacher is `data.original`, frozen in eval mode. --beta weighs the KL term,
-    --gamma the CE term (RUM's roles)."""
+    min(msteps, epochs) max passes (RUM tested epoch <= msteps counting from 0: msteps+1). One
+    optimizer over the student only; the teacher is `data.original`, frozen in eval mode. --beta
+    weighs the KL term, --gamma the CE term (RUM's roles)."""
     teacher = frozen(data.original)
     steps = num_batches(data.retain, cfg.batch_size) + num_batches(data.forget, cfg.batch_size)
     h = trainer_for(model, data, cfg, "SCRUB", steps)

@@ -1,5 +1,5 @@
-"""`wfisher`: influence unlearning with a WoodFisher inverse-Hessian-vector product
-(rum-spec §6.7). One Newton-like step, no training epochs."""
+"""`wfisher`: influence unlearning with a WoodFisher inverse-Hessian-vector product, as in RUM and
+SalUn (docs/reference.md). One Newton-like step, no training epochs."""
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap

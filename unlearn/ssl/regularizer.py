@@ -3,8 +3,8 @@
 
 A term is a callable `term(model) -> scalar tensor` that draws its own forget / retain batches
 from private generators (engine.seed.generator) and is differentiable in the model's weights:
-the capstone computed its SSL loss under `torch.no_grad()`, so it changed nothing
-(capstone-spec §6.3); here the gradient goes through the frozen SimCLR head into the model.
+the capstone computed its SSL loss under `torch.no_grad()`, so it was a constant that changed
+nothing; here the gradient goes through the frozen SimCLR head into the model.
 """
 import torch
 import torch.nn.functional as F
@@ -43,13 +43,14 @@ def split_batch(batch_size, n_forget, n_retain):
 
 
 def forget_weight(is_forget):
-    """w = 1/(1 + e^(1-2p)) = sigmoid(2p - 1) with p the forget fraction of the batch (§6.1)."""
+    """w = 1/(1 + e^(1-2p)) = sigmoid(2p - 1) with p the forget fraction of the batch (the
+    capstone's weighting: with few forget rows, w < 1/2 and the forget term weighs more)."""
     p = is_forget.float().mean()
     return torch.sigmoid(2 * p - 1)
 
 
 def simple_ssl_loss(projected, simclr_out, is_forget):
-    """capstone-spec §6.1: s_i = cos(h_i, g_i);
+    """The capstone's `simple` loss: s_i = cos(h_i, g_i);
     L = (1-w)/B * sum_forget s_i - w/B * sum_retain s_i  (lower similarity on forget, raise it on
     retain)."""
     s = F.cosine_similarity(projected.float(), simclr_out.float(), dim=1)
@@ -60,14 +61,15 @@ def simple_ssl_loss(projected, simclr_out, is_forget):
 
 
 def contrastive_ssl_loss(z_view0, z_view1, is_forget, temperature=1.0):
-    """capstone-spec §6.2: NT-Xent whose positive similarity is sign-flipped for forget rows."""
+    """The capstone's `original` (contrastive) loss: NT-Xent whose positive similarity is
+    sign-flipped for forget rows."""
     return nt_xent(z_view0, z_view1, temperature, flip=is_forget)
 
 
 @torch.no_grad()
 def simclr_outputs(encoder, head, tset, batch_size=512):
-    """g = SimCLR model output for every example of a set (frozen, un-augmented: precomputed once,
-    capstone-spec §13.3)."""
+    """g = SimCLR model output for every example of a set (frozen and un-augmented, so it is the
+    same in every step: precomputed once)."""
     out = [head(encoder.features(x)).float() for x, _ in tset.batches(batch_size)]
     return torch.cat(out) if out else torch.zeros(0, head.sizes["out_dim"])
 

@@ -1,4 +1,4 @@
-"""SimCLR pre-training (capstone-spec §6.4): an encoder from the --arch registry (its `features`),
+"""SimCLR pre-training: an encoder from the --arch registry (its `features`),
 a projection head Linear -> ReLU -> Linear to 128-d, NT-Xent over two batched augmented views.
 
 Output, `<save_dir>/simclr/`: `model.pt` + `model.json` (the encoder, as any checkpoint; its
@@ -56,7 +56,7 @@ def nt_xent(z1, z2, temperature=0.5, flip=None):
     """NT-Xent over 2B rows: row i's positive is its other view, the 2B-2 other rows are its
     negatives, cross-entropy with the positive in column 0. `flip` (B flags, 1 = forget) negates
     the positive similarity of those examples (both views), so minimising pushes their two views
-    apart (capstone-spec §6.2)."""
+    apart (the capstone's contrastive unlearning term)."""
     z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
     n2 = z.shape[0]
     b = n2 // 2

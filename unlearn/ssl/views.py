@@ -3,7 +3,7 @@
 Every function takes a whole batch `x` [N, C, H, W] on any device and returns a batch of the same
 shape. Random numbers are drawn on the CPU from `gen` (so a seed gives the same views on every
 device) and moved to x's device. Models normalise their own input, so views stay in [0, 1]
-(the capstone fed [0,1] SimCLR views to a model trained on normalised images, capstone-spec §12.21).
+(the capstone fed [0,1] SimCLR views to a model that expected normalised images).
 """
 import math
 
@@ -102,8 +102,9 @@ def crop_scale(x):
 
 
 def simclr_view(x, gen, flip=False, strength=1.0):
-    """One SimCLR view of every image (capstone-spec §6.2): resized crop, optional flip, colour
-    jitter (p 0.8), grayscale (p 0.2, RGB only) and a little noise in place of the blur."""
+    """One SimCLR view of every image (the capstone's pipeline, adapted: docs/deviations.md):
+    resized crop, optional flip, colour jitter (p 0.8), grayscale (p 0.2, RGB only) and a little
+    noise in place of the blur."""
     s = strength
     x = random_resized_crop(x, gen, scale=crop_scale(x))
     if flip:
@@ -114,8 +115,9 @@ def simclr_view(x, gen, flip=False, strength=1.0):
 
 
 def jitter_view(x, gen, flip=False):
-    """The 'simple' forget-set augmentation (capstone-spec §7.1, with the noise its README
-    promised): small rotation/shift/zoom, optional flip, mild colour jitter, Gaussian noise."""
+    """The 'simple' forget-set augmentation (with the noise the capstone's README promised and
+    its code lacked): small rotation/shift/zoom, optional flip, mild colour jitter, Gaussian
+    noise."""
     x = random_affine(x, gen)
     if flip:
         x = random_flip(x, gen)
