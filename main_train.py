@@ -13,7 +13,8 @@ def build_parser():
     parsers.add_run_args(p)
     parsers.add_optim_args(p)
     p.add_argument("--resume", action="store_true",
-                   help="continue a killed run from <save_dir>/original/progress.pt (saved every epoch)")
+                   help="continue a killed run from its last finished epoch (saved every epoch in "
+                        "<save_dir>/.original.next/); the recipe must be the killed run's")
     return p
 
 
@@ -22,7 +23,9 @@ def main(argv=None):
     cfg = train_config(build_parser().parse_args(argv))
     m = train_original(cfg)
     if m["diverged"]:
-        print(f"diverged: {m['diverged']} (metrics written to {cfg.save_dir}/original/metrics.json)")
+        where = (f"the previous model in {m['kept']} is kept" if "kept" in m else
+                 f"metrics written to {cfg.save_dir}/original/metrics.json")
+        print(f"diverged: {m['diverged']} ({where})")
         return 1
     acc = m["accuracy"]
     print(f"original model ({m['arch']}, {cfg.dataset}): train {acc['train']:.2f}%  "

@@ -81,13 +81,17 @@ def load_or_make_split(save_dir, labels, dataset, val_size, seed, create=True):
         split = Split(saved["dataset"], saved["val_size"], saved["split_seed"], saved["n_total"],
                       np.asarray(saved["val_idx"], dtype=np.int64), None)
         checksum = saved["sha256"]
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise UserError(f"split file {path} is corrupt ({e}); delete it to make a new split")
     if split.dataset != dataset or split.n_total != len(labels):
         raise UserError(f"{path} belongs to data set {split.dataset} ({split.n_total} examples), "
                         f"not {dataset} ({len(labels)}); use another --save_dir")
     if sha256_of_indices(split.val_idx) != checksum:
         raise UserError(f"split file {path} fails its checksum; delete it to make a new split")
+    if split.val_idx.ndim != 1 or len(split.val_idx) and (split.val_idx.min() < 0 or split.val_idx.max() >= split.n_total) \
+            or len(np.unique(split.val_idx)) != len(split.val_idx):
+        raise UserError(f"split file {path} lists validation indices outside 0..{split.n_total - 1} or twice; "
+                        "delete it to make a new split")
     if val_size is not None and abs(float(val_size) - split.val_size) > 1e-12:
         raise UserError(f"{path} was made with --val_size {split.val_size}, not {val_size}; "
                         "use another --save_dir or drop --val_size")

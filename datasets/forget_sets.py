@@ -52,9 +52,9 @@ def check_indices(indices, train_idx, what):
     indices = indices.astype(np.int64)
     if len(indices) == 0:
         raise UserError(f"{what} is empty")
-    if len(np.unique(indices)) != len(indices):
-        dup = indices[np.flatnonzero(np.bincount(indices - indices.min()) > 1)[:3] + indices.min()]
-        raise UserError(f"{what} has duplicated indices, e.g. {dup.tolist()}")
+    values, counts = np.unique(indices, return_counts=True)
+    if (counts > 1).any():
+        raise UserError(f"{what} has duplicated indices, e.g. {values[counts > 1][:3].tolist()}")
     outside = np.setdiff1d(indices, train_idx)
     if len(outside):
         raise UserError(f"{what} has {len(outside)} indices outside the training set "
@@ -133,12 +133,20 @@ def mix_of(high, mid, low, n):
     return np.concatenate(mix_parts(high, mid, low, n))
 
 
-def load_scores(path, train_idx):
+def load_scores(path, train_idx, original_sha256=None):
     """Per-example scores for the training set, oriented so that higher = more memorized.
 
     Accepts our files (`index`, `score`, `memorization_sign`) and the published RUM / Feldman &
     Zhang files (a length-n array under `memorization` or `tr_mem`, in original-index order).
+    Scores whose sidecar says they came from another original model than `original_sha256`
+    (the run folder's model was trained again since) are refused.
     """
+    sidecar = Path(path).with_suffix(".json")
+    if original_sha256 and sidecar.is_file():
+        made_from = read_json(sidecar, "score file description").get("original_sha256")
+        if made_from not in (None, original_sha256):
+            raise UserError(f"{path} was computed from an earlier original model (the run folder's was trained "
+                            "again since); compute it again")
     z = read_npz(path, "memorization score file",
                  hint="make it with: python -m memorization estimate (or proxy --kind ...) --save_dir ...")
     if "score" in z and "index" in z:
@@ -149,18 +157,28 @@ def load_scores(path, train_idx):
         if key is None:
             raise UserError(f"{path} has none of the keys index+score, memorization, tr_mem")
         score, index, sign = z[key].astype(np.float64), np.arange(len(z[key])), 1.0
+    if index.ndim != 1 or score.shape != index.shape:
+        raise UserError(f"{path} is not a score file: 'index' and 'score' must be two arrays of one length "
+                        f"(got shapes {index.shape} and {score.shape})")
     lookup = dict(zip(index.tolist(), range(len(index))))
     missing = [i for i in train_idx[:1000000] if i not in lookup]
     if missing:
         raise UserError(f"{path} has no score for {len(missing)} training examples, e.g. {missing[:5]}")
     oriented = sign * score[[lookup[i] for i in train_idx]]
-    return np.nan_to_num(oriented, nan=-np.inf if sign > 0 else np.inf)
+    if not np.isfinite(oriented).any():
+        raise UserError(f"{path} has no finite score for the training set (all NaN/inf); recompute it")
+    # an example without a score (NaN) is taken as the least memorized, whatever the orientation
+    return np.nan_to_num(oriented, nan=-np.inf)
 
 
 def memorization_set(train_idx, scores, group, n, proxy):
     if group not in MEM_GROUPS:
         raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
     check_size(n, len(train_idx))
+    scored = int(np.isfinite(scores).sum())
+    if group != "low" and n > scored:  # unscored examples rank last: only `low` may reach them
+        raise UserError(f"--mem {group} needs {n} scored examples, but only {scored} training examples have "
+                        "a finite score; lower --num_indexes_to_replace or recompute the scores")
     target = mid_target(scores, proxy)
     high, mid, low = group_split(scores, n, target)
     chosen = {"high": high, "mid": mid, "low": low}.get(group)
@@ -175,6 +193,8 @@ def memorization_set(train_idx, scores, group, n, proxy):
 def es_set(groups, group_index, n):
     """First n of distance slice g (closest to the centroid first); -1 mixes RUM's 3/12/14."""
     if group_index == -1:
+        if n is None or n < 3:
+            raise UserError(f"--group_index -1 mixes three groups: --num_indexes_to_replace must be at least 3, got {n}")
         sizes = part_sizes(n)  # a third each, the last group the remainder
         parts = [groups[g][:k] for g, k in zip(ES_MIX_GROUPS, sizes)]
         for g, k, p in zip(ES_MIX_GROUPS, sizes, parts):

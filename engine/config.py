@@ -38,12 +38,18 @@ def freeze(args, **resolved):
     return cls(**values)
 
 
+NOT_RECORDED = {"recorded": False}  # field metadata of a resolution aid that is not a flag
+
+
 def record(config):
     """The flat {flag: value} dict a config is recorded as (nested concerns are merged in)."""
-    out = {}
-    for name, value in vars(config).items():
+    out, values = {}, vars(config)
+    for f in dataclasses.fields(config):
+        value = values[f.name]
+        if f.metadata.get("recorded") is False:
+            continue
         if dataclasses.is_dataclass(value):
             out.update(record(value))
         else:
-            out[name] = list(value) if isinstance(value, tuple) else value
+            out[f.name] = list(value) if isinstance(value, tuple) else value
     return out

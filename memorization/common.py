@@ -8,7 +8,7 @@ import datasets
 from models import load_model
 from engine.device import fast_path_plan, prepare_model, resolve_device
 from engine.errors import UserError
-from engine.io import write_json, write_npz
+from engine.io import recover_folder, write_json, write_npz
 from engine.record import run_record
 
 
@@ -28,7 +28,8 @@ def load_data(args):
 
 
 def load_original(args, data, device):
-    model, meta = load_model(Path(args.save_dir) / "original", data, hint=train_hint(args),
+    folder = recover_folder(Path(args.save_dir) / "original", "metrics.json")
+    model, meta = load_model(folder, data, hint=train_hint(args),
                                         what="original model")
     return prepare_model(model, device).eval(), meta
 

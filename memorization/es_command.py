@@ -2,7 +2,10 @@
 model -> <save_dir>/memorization/es_groups.json (definitions: docs/reference.md)."""
 import time
 
+from pathlib import Path
+
 from engine.errors import UserError
+from models import model_sha256
 from engine.io import write_json
 from .common import check_positive, load_data, load_original, out_dir, run_record
 from .entanglement import group_entanglement
@@ -31,6 +34,7 @@ def es_groups(args):
                               mu=args.mu)
     path = out_dir(args.save_dir) / "es_groups.json"
     record = run_record(args, data.split, device=str(device), mu=args.mu,
+                        original_sha256=model_sha256(Path(args.save_dir) / "original"),
                         features="model.features, eval mode, no augmentation; exact means",
                         group_size=size, wall_time_s=time.perf_counter() - start)
     write_json(path, {**record, "groups": rows})

@@ -19,6 +19,7 @@ from engine.recipe import OptimFlags, trainer_kwargs
 from engine.seed import generator
 from engine.train import Trainer
 from evaluation import accuracy, predict_logits
+from models import model_sha256
 from .common import check_positive, load_data, load_original, out_dir, run_record, train_hint, write_scores
 
 # kind -> (learning-events key, sign)
@@ -166,6 +167,7 @@ def proxy(args):
         except Diverged as e:
             raise UserError(f"{args.kind}: {e}; lower --ft_lr")
     record = run_record(args, data.split, kind=args.kind, device=str(device), **info,
+                        original_sha256=model_sha256(Path(args.save_dir) / "original"),
                         wall_time_s=time.perf_counter() - start)
     path = write_scores(out_dir(args.save_dir) / f"{args.kind}.npz", index, score, SIGNS[args.kind], record)
     return {"path": path, "score": np.asarray(score), "index": index, "sign": SIGNS[args.kind], **info}

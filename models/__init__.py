@@ -5,9 +5,9 @@
 Layer: models, beside `datasets`, right above `engine`; it imports `engine` only."""
 from .base import Classifier, Normalize
 from .registry import MODELS, build_model, check_arch, register
-from .checkpoint import build_args, load_model, save_model
+from .checkpoint import build_args, load_model, model_sha256, save_model
 from .fastnet import whiten_init
 from . import fastnet, resnet, small, vgg  # noqa: F401  (imported for their @register side effect)
 
 __all__ = ["MODELS", "Classifier", "Normalize", "build_args", "build_model", "check_arch", "load_model",
-           "register", "save_model", "whiten_init"]
+           "model_sha256", "register", "save_model", "whiten_init"]

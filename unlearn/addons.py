@@ -81,6 +81,9 @@ class Addons:
                 generator_dir(cfg.save_dir, self.kind, forget_set.name)
             self.generator, self.generator_meta = load_generator(
                 folder, self.kind, ctx.data, forget_set, train_hint(self.kind, cfg))
+            if self.generator_meta.get("model_sha256") not in (None, ctx.model_sha256):
+                raise UserError(f"{self.kind} generator {folder} was trained from another model than the one "
+                                f"being unlearned (was the original trained again?); {train_hint(self.kind, cfg)}")
             self.generator_folder = folder
             self._check_generator_fits()
 

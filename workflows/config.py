@@ -7,7 +7,7 @@ import unlearn
 from datasets import DataFlags
 from datasets.forget_sets import ForgetFlags
 from engine import recipe
-from engine.config import RunFlags, from_args
+from engine.config import NOT_RECORDED, RunFlags, from_args
 from engine.recipe import OptimFlags
 from unlearn import STRENGTHS, MethodConfig
 from unlearn.addons import AddonFlags
@@ -44,7 +44,7 @@ class UnlearnConfig(DataFlags, RunFlags, ForgetFlags, AddonFlags, ForgetRunFlags
     resolved strengths; `strengths_given` the strength flags as typed (None = unset), which RUM
     applies to the method of every step."""
     method: MethodConfig = field(default_factory=MethodConfig)
-    strengths_given: tuple = ()
+    strengths_given: tuple = field(default=(), metadata=NOT_RECORDED)
 
 
 @dataclass(frozen=True)

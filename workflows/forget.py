@@ -5,6 +5,7 @@ data + original model -> forget set -> cached retrain reference -> method -> eva
     ... the method (or RUM's steps) on run.sets, from run.ctx.model ...
     metrics = record_run(run, model, result, wall_time, **extra)   # metrics.json, written once
 """
+import contextlib
 import copy
 import hashlib
 import json
@@ -25,13 +26,14 @@ from engine import distributed
 from engine.config import record
 from engine.device import fast_path_plan, prepare_model, resolve_device
 from engine.errors import Diverged, UserError
-from engine.io import ensure_writable_dir, load_state, read_json, read_npz, write_json
+from engine.io import (ensure_writable_dir, load_state, locked, read_json, read_npz, recover_folder,
+                       safe_component, write_json)
 from engine.record import run_record
 from engine.seed import seed_everything, seeded_init
 from engine.train import check_finite_weights
 from evaluation import accuracies, svc_mia, tow, tow_mia
 from evaluation.attacks import lira_attack, population_loss_attack
-from models import load_model, save_model
+from models import load_model, model_sha256, save_model
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Context:
     model: torch.nn.Module   # the model unlearning starts from
     build: dict
     original_config: dict
+    model_sha256: str        # checksums of the starting model and of <save_dir>/original's: what
+    original_sha256: str     # the run's outputs record, so outputs of a replaced model are refused
     shadows: dict = None     # the heldout estimator's per-model records, for LiRA (optional)
 
 
@@ -51,8 +55,9 @@ def setup(cfg):
     device = distributed.init(resolve_device(cfg.device))  # torchrun: join the data-parallel group
     fast_path_plan(device, cfg.compile)  # refuses --compile on CPU
     data = datasets.attach(cfg, datasets.bundle_from(cfg), device, create_split=False)
-    marker = Path(cfg.save_dir) / "original" / "metrics.json"
-    finished = read_json(marker, "original model metrics") if marker.exists() else None
+    marker = recover_folder(Path(cfg.save_dir) / "original", "metrics.json") / "metrics.json"
+    finished = read_json(marker, "original model metrics", schema={"config": dict, "diverged": (str, type(None))}) \
+        if marker.exists() else None
     if finished is not None and finished.get("diverged"):
         raise UserError(f"the original model in {cfg.save_dir}/original diverged; train it again, e.g. "
                         f"with a smaller --lr: python main_train.py --save_dir {cfg.save_dir}")
@@ -64,7 +69,8 @@ def setup(cfg):
                              hint=f"train it first: python main_train.py --dataset {cfg.dataset} "
                                   f"--save_dir {cfg.save_dir}")
     return Context(cfg, device, data, prepare_model(model, device, cfg.compile), meta["build"],
-                   finished["config"], load_shadows(cfg.save_dir))
+                   finished["config"], meta["sha256"], model_sha256(Path(cfg.save_dir) / "original"),
+                   load_shadows(cfg.save_dir))
 
 
 def es_groups(ctx):
@@ -74,7 +80,9 @@ def es_groups(ctx):
 
 
 def score_path(cfg):
-    return Path(cfg.mem_file) if cfg.mem_file else Path(cfg.save_dir) / "memorization" / f"{cfg.mem_proxy}.npz"
+    if cfg.mem_file:
+        return Path(cfg.mem_file)
+    return Path(cfg.save_dir) / "memorization" / f"{safe_component(cfg.mem_proxy, '--mem_proxy')}.npz"
 
 
 def build_forget_set(ctx):
@@ -88,7 +96,7 @@ def build_forget_set(ctx):
     if cfg.forget_index_file:
         return fsets.file_set(cfg.forget_index_file, train_idx)
     if cfg.mem is not None:
-        scores = fsets.load_scores(score_path(cfg), train_idx)
+        scores = fsets.load_scores(score_path(cfg), train_idx, ctx.original_sha256)
         return fsets.memorization_set(train_idx, scores, cfg.mem, cfg.num_indexes_to_replace, cfg.mem_proxy)
     if cfg.group_index is not None:
         fsets.check_size(cfg.num_indexes_to_replace, len(train_idx))
@@ -124,8 +132,14 @@ def load_shadows(save_dir):
         return None
     z = read_npz(path, "memorization estimate")
     keys = ("index", "in_subset", "train_phi", "test_phi")
-    return {k: z[k].astype(np.float64) if k.endswith("phi") else z[k] for k in keys} \
-        if all(k in z for k in keys) else None
+    if not all(k in z for k in keys):
+        return None
+    n, models = z["index"].shape[0], z["in_subset"].shape[0]
+    if z["index"].ndim != 1 or z["in_subset"].shape != (models, n) or z["train_phi"].shape != (models, n) \
+            or z["test_phi"].ndim != 2 or z["test_phi"].shape[0] != models:
+        raise UserError(f"memorization estimate {path} is damaged (its per-model arrays do not fit its index); "
+                        "merge or estimate it again")
+    return {k: z[k].astype(np.float64) if k.endswith("phi") else z[k] for k in keys}
 
 
 def evaluate(model, sets, seed, ctx=None):
@@ -179,11 +193,26 @@ def retrain_reference(ctx, forget_set, sets):
     """Train (once) and evaluate the model retrained without the forget set; cached on disk."""
     settings = reference_settings(ctx, forget_set)
     folder = reference_dir(ctx, settings)
+    # two runs on the same new forget set: one trains the reference, the other waits and reuses it
+    with locked(folder.with_name(folder.name + ".lock"), "the retrain reference") if distributed.is_main() \
+            else contextlib.nullcontext():
+        cached = cached_reference(folder, settings)
+        if cached is not None:
+            return cached, folder
+        return train_reference(ctx, forget_set, sets, settings, folder), folder
+
+
+def cached_reference(folder, settings):
     done = folder / "metrics.json"
     if distributed.all_true(done.exists()):  # every rank takes the same branch
-        cached = read_json(done, "retrain reference metrics")
-        if cached.get("settings") == settings and not cached.get("diverged"):
-            return cached, folder
+        cached = read_json(done, "retrain reference metrics", schema={"settings": dict, "accuracy": dict,
+                                                                       "mia": dict, "wall_time_s": (int, float)})
+        if cached["settings"] == settings and not cached.get("diverged"):
+            return cached
+    return None
+
+
+def train_reference(ctx, forget_set, sets, settings, folder):
     method = unlearn.resolve("retrain", unlearn_epochs=settings["epochs"], unlearn_lr=settings["lr"],
                              batch_size=settings["batch_size"], momentum=settings["momentum"],
                              weight_decay=settings["weight_decay"], warmup=0, seed=ctx.cfg.seed)
@@ -191,21 +220,24 @@ def retrain_reference(ctx, forget_set, sets):
     aug = {"pad": 0, "flip": False} if settings["no_aug"] else dict(ctx.data.bundle.augment)
     ref_sets["retain"] = sets["retain"].with_augment(aug)
     start = time.perf_counter()
-    model = unlearn.run_method("retrain", None, unlearn_data(ctx, ref_sets, ctx.model, ctx.cfg.seed), method)
+    try:
+        model = unlearn.run_method("retrain", None, unlearn_data(ctx, ref_sets, ctx.model, ctx.cfg.seed), method)
+        check_finite_weights(model, "retrain reference")
+    except Diverged as e:
+        raise UserError(f"the retrain reference diverged ({e}); lower --retrain_lr")
     wall = time.perf_counter() - start
-    check_finite_weights(model, "retrain reference")
     result = {"settings": settings, "forget_set": forget_set.describe(), "wall_time_s": wall,
               **evaluate(model, sets, ctx.cfg.seed, ctx)}
     save_model(folder, model, ctx.build, dataset=ctx.cfg.dataset, split_sha=ctx.data.split.sha,
                seed=ctx.cfg.seed)
-    write_json(done, result)
-    return result, folder
+    write_json(folder / "metrics.json", result)
+    return result
 
 
 # ---- one run -----------------------------------------------------------------------------------
 
 def run_dir(cfg, label, forget_set):
-    name = label + (f"-{cfg.tag}" if cfg.tag else "")
+    name = label + (f"-{safe_component(cfg.tag, '--tag')}" if cfg.tag else "")
     return Path(cfg.save_dir) / "unlearn" / name / forget_set.name / f"s{cfg.seed}"
 
 
@@ -233,10 +265,21 @@ def mask_file(path, ratio):
     return found
 
 
-def load_mask(path, model, forget_set):
+def load_mask(path, model, forget_set, model_sha=None):
     """A 0/1 mask over the model's weights; one made for another forget set (its masks.json says)
-    or another model is refused."""
-    mask = load_state(path, "--mask_path", hint="make one with generate_mask.py")
+    or another model is refused, and so is one whose bytes differ from what masks.json recorded."""
+    path = Path(path)
+    made_for = path.parent / "masks.json"
+    meta = read_json(made_for, "mask description", schema={"forget_set": dict, "sha256": dict}) \
+        if made_for.is_file() else None
+    if meta is not None and meta["forget_set"].get("sha256") != forget_set.sha256:
+        raise UserError(f"--mask_path {path} was made for forget set {meta['forget_set'].get('name')}, "
+                        f"not {forget_set.name}")
+    if meta is not None and meta.get("model_sha256") not in (None, model_sha):
+        raise UserError(f"--mask_path {path} was made from another model than the one being unlearned "
+                        "(was the original trained again?); make it again with generate_mask.py")
+    mask = load_state(path, "--mask_path", hint="make one with generate_mask.py",
+                      sha256=meta["sha256"].get(path.name) if meta else None)
     if not isinstance(mask, dict) or not all(isinstance(v, torch.Tensor) for v in mask.values()):
         raise UserError(f"--mask_path {path} is not a mask (a dict of parameter name -> tensor)")
     params = dict(model.named_parameters())
@@ -246,11 +289,6 @@ def load_mask(path, model, forget_set):
                         "make it with generate_mask.py from this run folder")
     if any(((m != 0) & (m != 1)).any() for m in mask.values()):
         raise UserError(f"--mask_path {path} is not a 0/1 mask (a checkpoint?); make one with generate_mask.py")
-    made_for = Path(path).parent / "masks.json"
-    if made_for.is_file():
-        fs = read_json(made_for, "mask description").get("forget_set") or {}
-        if fs.get("sha256") not in (None, forget_set.sha256):
-            raise UserError(f"--mask_path {path} was made for forget set {fs.get('name')}, not {forget_set.name}")
     return mask
 
 
@@ -285,25 +323,32 @@ def prepare_run(cfg, label, method=None, check=None):
     ctx = setup(cfg)
     forget_set = build_forget_set(ctx)
     checked = check(ctx, forget_set) if check else None
-    mask = load_mask(mask_file(cfg.method.mask_path, cfg.method.salun_ratio), ctx.model, forget_set) \
-        if cfg.method.mask_path else None
+    mask = load_mask(mask_file(cfg.method.mask_path, cfg.method.salun_ratio), ctx.model, forget_set,
+                     ctx.model_sha256) if cfg.method.mask_path else None
     path = run_dir(cfg, label, forget_set) / "metrics.json"
-    if cfg.skip_existing and path.exists():
+    if cfg.skip_existing and done_before(path, ctx):
         return None, path
     extras = None
     if method is not None:
         from unlearn import addons  # checks the add-on flags, loads SimCLR / generators
         extras = addons.prepare(cfg, ctx, method, forget_set)
-    ensure_writable_dir(cfg.save_dir)
-    fsets.save_forget_set(cfg.save_dir, forget_set, ctx.data.split.sha)
     sets = eval_sets(ctx.data, forget_set)
     if len(sets["retain"]) == 0:
         raise UserError("the forget set is the whole training set: nothing would be left to retain")
+    ensure_writable_dir(cfg.save_dir)
+    fsets.save_forget_set(cfg.save_dir, forget_set, ctx.data.split.sha)
     run = Run(ctx, label, forget_set, sets, path, mask=mask, extras=extras, checked=checked)
     run.reference, run.reference_dir = retrain_reference(ctx, forget_set, sets)
     seed_everything(cfg.seed)
     run.started = time.perf_counter()
     return run, path
+
+
+def done_before(path, ctx):
+    """--skip_existing: this run's metrics.json exists and was made from the same original model."""
+    if not path.exists():
+        return False
+    return read_json(path, "run metrics").get("original_sha256") == ctx.original_sha256
 
 
 def outcome(model, run, diverged):
@@ -318,7 +363,8 @@ def record_run(run, result, wall, **extra):
     the reference's figures, ToW / ToW-MIA against it and the time ratio to it (RTE)."""
     reference = run.reference
     metrics = {**run_record(record(run.ctx.cfg), run.ctx.data.split), "method": run.label,
-               "forget_set": run.forget_set.describe(), **extra, **result,
+               "forget_set": run.forget_set.describe(), "original_sha256": run.ctx.original_sha256,
+               "start_model_sha256": run.ctx.model_sha256, **extra, **result,
                "reference": {"path": str(run.reference_dir), "accuracy": reference["accuracy"],
                              "mia": reference["mia"], "attacks": reference.get("attacks"),
                              "wall_time_s": reference["wall_time_s"]},

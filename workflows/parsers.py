@@ -2,7 +2,7 @@
 of the frozen run config (workflows/config.py); the validators are engine/cli.py's."""
 import argparse
 
-from engine.cli import fraction, int_list, non_negative_float, non_negative_int, parser, positive_int
+from engine.cli import fraction, int_list, non_negative_float, non_negative_int, parser, positive_float, positive_int
 
 
 def add_data_args(p):
@@ -148,12 +148,12 @@ def add_unlearning_run_args(p):
     g = p.add_argument_group("unlearning run")
     g.add_argument("--start_model", default=None,
                    help="checkpoint folder to unlearn from (default <save_dir>/original)")
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--weight_decay", type=float, default=5e-4)
-    g.add_argument("--warmup", type=int, default=0, help="linear warm-up epochs at --unlearn_lr")
-    g.add_argument("--retrain_epochs", type=int, default=None,
+    g.add_argument("--momentum", type=non_negative_float, default=0.9)
+    g.add_argument("--weight_decay", type=non_negative_float, default=5e-4)
+    g.add_argument("--warmup", type=non_negative_int, default=0, help="linear warm-up epochs at --unlearn_lr")
+    g.add_argument("--retrain_epochs", type=positive_int, default=None,
                    help="epochs of the retrain reference (default: the original model's)")
-    g.add_argument("--retrain_lr", type=float, default=None,
+    g.add_argument("--retrain_lr", type=positive_float, default=None,
                    help="LR of the retrain reference (default: the original model's)")
     g.add_argument("--save_model", action="store_true", help="keep the unlearned weights")
     g.add_argument("--tag", default=None, help="suffix of the method folder, to keep variants apart")

@@ -76,20 +76,20 @@ def parse_plan(cfg):
     return order, per_part
 
 
-def refine(cfg, forget_idx, train_idx):
+def refine(cfg, forget_idx, train_idx, original_sha256=None):
     """{part: original indices} of the variant (vanilla: one part, the whole set)."""
     if cfg.variant == "vanilla":
         return {"all": np.asarray(forget_idx)}
     if cfg.variant == "shuffle":
         return shuffle_chunks(forget_idx, cfg.seed)
-    scores = fsets.load_scores(score_path(cfg), train_idx)
+    scores = fsets.load_scores(score_path(cfg), train_idx, original_sha256)
     return refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)))
 
 
-def plan_steps(cfg, plan, forget_idx, train_idx):
+def plan_steps(cfg, plan, forget_idx, train_idx, original_sha256=None):
     """[(part name, indices, MethodConfig or None)] in execution order."""
     order, per_part = plan
-    parts = refine(cfg, forget_idx, train_idx)
+    parts = refine(cfg, forget_idx, train_idx, original_sha256)
     if cfg.variant == "vanilla":
         return [("all", parts["all"], per_part["all"])]
     steps = []
@@ -127,7 +127,8 @@ def run_rum(cfg):
     --skip_existing found the run done."""
     plan = parse_plan(cfg)
     run, path = prepare_run(cfg, method_label(cfg),
-                            check=lambda ctx, fs: plan_steps(cfg, plan, fs.indices, ctx.data.split.train_idx))
+                            check=lambda ctx, fs: plan_steps(cfg, plan, fs.indices, ctx.data.split.train_idx,
+                                                             ctx.original_sha256))
     if run is None:
         return None, path
     data, sets, forget_idx = run.ctx.data, run.sets, run.forget_set.indices

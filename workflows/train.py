@@ -1,4 +1,5 @@
 """Training of the original model (and of any model from scratch on a given training set)."""
+import shutil
 import time
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from engine import distributed, recipe
 from engine.device import fast_path_plan, prepare_model, resolve_device
 from engine.errors import Diverged, UserError
 from engine.events import LearningEvents
-from engine.io import load_state, read_json, save_state, write_json
+from engine.io import (load_state, locked, read_json, recover_folder, replace_folder, save_state, staging,
+                       write_json)
 from engine.config import record
 from engine.record import run_record
 from engine.seed import generator, seed_everything
@@ -20,17 +22,27 @@ from engine.train import Trainer
 from models import build_args, save_model
 
 
-def save_progress(path, model, h, gen, history, events):
+def save_progress(path, model, h, gen, history, events, recipe_record):
+    """The state after an epoch, and its sidecar: the checksum and the recipe it was made with."""
     state = {"model": model.state_dict(), "trainer": h.state_dict(), "generator": gen.get_state(),
              "history": torch.tensor(history, dtype=torch.float64)}
     if events is not None:
         state["events"] = events.state()
-    save_state(path, state)
+    sha = save_state(path, state)
+    write_json(Path(path).with_suffix(".json"), {"sha256": sha, "recipe": recipe_record})
 
 
-def restore_progress(path, model, h, gen, events):
-    """Continue from the last finished epoch of a killed run (--resume)."""
-    state = load_state(path, "resume checkpoint")
+def restore_progress(path, model, h, gen, events, recipe_record):
+    """Continue from the last finished epoch of a killed run (--resume); a run with another
+    recipe is refused (its weights would be recorded under a recipe that did not make them)."""
+    meta = read_json(Path(path).with_suffix(".json"), "resume checkpoint description",
+                     schema={"sha256": str, "recipe": dict})
+    changed = [k for k, v in recipe_record.items() if meta["recipe"].get(k) != v]
+    if changed:
+        k = changed[0]
+        raise UserError(f"--resume: the killed run used --{k} {meta['recipe'].get(k)}, not {recipe_record[k]}; "
+                        f"resume with --{k} {meta['recipe'].get(k)}, or drop --resume to start again")
+    state = load_state(path, "resume checkpoint", sha256=meta["sha256"])
     try:
         model.load_state_dict(state["model"])
         h.load_state_dict(state["trainer"])
@@ -44,7 +56,7 @@ def restore_progress(path, model, h, gen, events):
 
 
 def fit(model, train_set, cfg, seed, desc="train", events=None, val_set=None, checkpoint=None,
-        resume=False):
+        resume=False, recipe_record=None):
     """Cross-entropy training from the model's current weights with the recipe of `cfg` (resolved
     OptimFlags and a batch size); returns (trainer, val history). With `checkpoint`, the state
     after every epoch is saved there; `resume` continues from it."""
@@ -56,9 +68,10 @@ def fit(model, train_set, cfg, seed, desc="train", events=None, val_set=None, ch
         models.whiten_init(model, next(train_set.batches(recipe.WHITEN_SAMPLE))[0])
     history = []
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        history = restore_progress(checkpoint, model, h, gen, events)
+        history = restore_progress(checkpoint, model, h, gen, events, recipe_record or {})
     if checkpoint is not None:
-        h.on_epoch_end.append(lambda epoch: save_progress(checkpoint, model, h, gen, history, events))
+        h.on_epoch_end.append(lambda epoch: save_progress(checkpoint, model, h, gen, history, events,
+                                                          recipe_record or {}))
     model.train()
     for epoch in h.epochs():
         for x, y, idx in train_set.batches(cfg.batch_size, shuffle=True, augment=True,
@@ -110,25 +123,43 @@ def _shown(value):
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
+def resume_record(cfg, arch):
+    """What a resumed run must share with the killed one: everything that shapes the weights."""
+    kept = ("dataset", "val_size", "split_seed", "no_aug", "synth_n", "synth_shape", "synth_label_noise", "seed",
+            "batch_size", "epochs", "lr", "momentum", "weight_decay", "scheduler", "decreasing_lr", "gamma_lr",
+            "warmup", "recipe")
+    flat = record(cfg)
+    return {"arch": arch, **{k: flat[k] for k in kept}}
+
+
 def train_original(cfg):
-    """main_train.py: train, evaluate and save the original model; returns its metrics."""
+    """main_train.py: train, evaluate and save the original model; returns its metrics.
+
+    Everything is written to a staging folder and put in place of <save_dir>/original only when
+    complete, so an interrupted or diverged run leaves the previous original model as it was."""
     device = distributed.init(resolve_device(cfg.device))  # torchrun: join the data-parallel group
     fast_path_plan(device, cfg.compile)  # refuses --compile on CPU before anything is written
     bundle = datasets.bundle_from(cfg)
     arch = models.check_arch(cfg.arch or bundle.default_arch)
     data = datasets.attach(cfg, bundle, device, create_split=True)
-    out = Path(cfg.save_dir) / "original"
+    out = recover_folder(Path(cfg.save_dir) / "original", "metrics.json")
+    with locked(Path(cfg.save_dir) / ".original.lock", "the original model"):
+        return _train_into(cfg, out, staging(out), arch, data, device)
+
+
+def _train_into(cfg, out, stage, arch, data, device):
+    if not cfg.resume:
+        shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     build = build_args(arch, data)
     model = prepare_model(models.build_model(**build), device, compile=cfg.compile)
     events = LearningEvents(data.train.idx, cfg.epochs, device)
-    progress = out / "progress.pt"
-    (out / "metrics.json").unlink(missing_ok=True)  # until this run finishes, nothing looks complete
     start = time.perf_counter()
     diverged = None
     try:
-        h, history = fit(model, data.train, cfg, cfg.seed, desc="original", events=events,
-                         val_set=data.val, checkpoint=progress, resume=cfg.resume)
+        h, history = fit(model, data.train, cfg, cfg.seed, desc="original", events=events, val_set=data.val,
+                         checkpoint=stage / "progress.pt", resume=cfg.resume, recipe_record=resume_record(cfg, arch))
     except Diverged as e:
         diverged, history = str(e), []
     wall = time.perf_counter() - start
@@ -138,10 +169,15 @@ def train_original(cfg):
                                                             {"train": data.train, "val": data.val,
                                                              "test": data.test}),
                "val_history": history, "wall_time_s": wall}
+    if diverged and (out / "model.json").exists():  # keep the last good model; record nothing over it
+        shutil.rmtree(stage, ignore_errors=True)
+        return {**metrics, "kept": str(out)}
     if not diverged:
-        save_model(out, model, build, dataset=cfg.dataset, split_sha=data.split.sha, seed=cfg.seed)
-        events.save(out / "learning_events.npz")
-    write_json(out / "config.json", config)
-    write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
-    progress.unlink(missing_ok=True)
+        save_model(stage, model, build, dataset=cfg.dataset, split_sha=data.split.sha, seed=cfg.seed)
+        events.save(stage / "learning_events.npz")
+    for leftover in ("progress.pt", "progress.json"):
+        (stage / leftover).unlink(missing_ok=True)
+    write_json(stage / "config.json", config)
+    write_json(stage / "metrics.json", metrics)  # written last: its presence marks a finished run
+    replace_folder(out)
     return metrics

@@ -84,7 +84,7 @@ def train(cfg):
     out = cfg.out or generator_dir(cfg.save_dir, cfg.kind, forget_set.name)
     meta = {"kind": cfg.kind, "dataset": cfg.dataset, "split_sha": ctx.data.split.sha,
             "forget_set": forget_set.name, "forget_sha256": forget_set.sha256,
-            "start_model": ctx.build, "seed": cfg.seed, "training": summary}
+            "start_model": ctx.build, "model_sha256": ctx.model_sha256, "seed": cfg.seed, "training": summary}
     save_generator(out, G, meta)
     return summary, out
 

@@ -164,10 +164,19 @@ def generator_dir(save_dir, kind, forget_set_name):
     return Path(save_dir) / "augment" / kind / forget_set_name
 
 
+GENERATOR_JSON = {"kind": str, "dataset": str, "split_sha": str, "forget_sha256": str, "build": dict,
+                  "sha256": str}
+
+
 def save_generator(folder, generator, meta):
+    """generator.pt, then generator.json (its build, data, forget set and checksum): last, so its
+    presence marks a complete generator. A generator with NaN/inf weights is refused, not saved."""
     folder = Path(folder)
-    save_state(folder / "generator.pt", {k: v.detach().cpu() for k, v in generator.state_dict().items()})
-    write_json(folder / "generator.json", {**meta, "build": generator.build()})  # last: marks done
+    state = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise UserError("the generator's weights became NaN/inf (its training diverged); lower --gan_lr")
+    sha = save_state(folder / "generator.pt", state)
+    write_json(folder / "generator.json", {**meta, "build": generator.build(), "sha256": sha})
 
 
 def load_generator(folder, kind, data, forget_set, hint):
@@ -177,7 +186,7 @@ def load_generator(folder, kind, data, forget_set, hint):
     what = f"{kind} generator"
     if not (folder / "generator.json").is_file():
         raise UserError(f"{what} not found: {folder / 'generator.json'}; {hint}")
-    meta = read_json(folder / "generator.json", f"{what} description")
+    meta = read_json(folder / "generator.json", f"{what} description", schema=GENERATOR_JSON)
     if meta.get("kind") != kind:
         raise UserError(f"{folder} holds a {meta.get('kind')!r} generator, not {kind!r}; {hint}")
     if meta.get("dataset") != data.bundle.name or meta.get("split_sha") != data.split.sha:
@@ -187,11 +196,14 @@ def load_generator(folder, kind, data, forget_set, hint):
         raise UserError(f"{what} {folder} was trained for forget set {meta.get('forget_set')!r}, "
                         f"not {forget_set.name!r}; {hint}")
     build = meta["build"]
-    net = ImageGenerator(**build) if kind == "arpl" else FeatureGenerator(**build)
-    state = load_state(folder / "generator.pt", what, hint)
+    try:
+        net = ImageGenerator(**build) if kind == "arpl" else FeatureGenerator(**build)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{what} description {folder / 'generator.json'} cannot rebuild it ({e}); {hint}")
+    state = load_state(folder / "generator.pt", what, hint, sha256=meta["sha256"])
     try:
         net.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError) as e:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"{what} {folder / 'generator.pt'} does not match its generator.json "
                         f"({str(e).splitlines()[0]}); {hint}")
     net.eval().requires_grad_(False)

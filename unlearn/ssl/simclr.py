@@ -5,6 +5,7 @@ Output, `<save_dir>/simclr/`: `model.pt` + `model.json` (the encoder, as any che
 classifier head `fc` is untouched) and `head.pt` (the projection head's state_dict; its sizes and
 the training settings are in model.json under "simclr").
 """
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from engine.recipe import OptimFlags
 from models import build_args, load_model, save_model
 from engine.device import prepare_model, resolve_device
 from engine.errors import UserError
-from engine.io import load_state, read_json, save_state
+from engine.io import check_schema, load_state, read_json, save_state
 from engine.seed import generator, seed_everything
 from engine.train import Trainer
 from .views import simclr_view
@@ -131,13 +132,15 @@ def train_simclr(args):
                 loss = nt_xent(net(v1), net(v2), args.temperature)
             losses.append(h.step(loss))
         history.append(float(torch.stack(losses).double().mean()))
+        if not math.isfinite(history[-1]):
+            raise UserError(f"SimCLR diverged (NT-Xent became {history[-1]} in epoch {len(history)}); lower --lr")
     wall = time.perf_counter() - start
     probe = knn_probe(encoder, data.train, data.test)
     out = Path(args.save_dir) / "simclr"
     summary = {"arch": arch, "temperature": args.temperature, "epochs": args.epochs, "lr": args.lr,
                "batch_size": batch, "head": head.sizes, "loss_history": history,
                "knn_test_accuracy": probe, "wall_time_s": wall}
-    save_state(out / "head.pt", {k: v.detach().cpu() for k, v in head.state_dict().items()})
+    summary["head_sha256"] = save_state(out / "head.pt", {k: v.detach().cpu() for k, v in head.state_dict().items()})
     save_model(out, encoder, build, dataset=args.dataset, split_sha=data.split.sha, seed=args.seed,
                simclr=summary)  # model.json last: its presence marks a finished run
     return summary, out
@@ -167,15 +170,16 @@ def load_simclr(path, data, device):
     path = Path(path)
     hint = f"pre-train one: python simclr.py --dataset {data.bundle.name} --save_dir {path.parent}"
     encoder, meta = load_model(path, data, what="SimCLR model", hint=hint)
-    info = meta.get("simclr")
-    if not isinstance(info, dict) or "head" not in info:
+    if not isinstance(meta.get("simclr"), dict):
         raise UserError(f"{path / 'model.json'} is not a SimCLR model (no 'simclr' section); {hint}")
-    sizes = info["head"]
+    info = check_schema(meta["simclr"], {"head": dict, "head_sha256": str}, f"SimCLR model {path / 'model.json'}")
+    sizes = check_schema(info["head"], {"in_dim": int, "hidden": int, "out_dim": int},
+                         f"SimCLR head sizes in {path / 'model.json'}")
     head = ProjectionHead(sizes["in_dim"], sizes["hidden"], sizes["out_dim"])
-    state = load_state(path / "head.pt", "SimCLR projection head", hint)
+    state = load_state(path / "head.pt", "SimCLR projection head", hint, sha256=info["head_sha256"])
     try:
         head.load_state_dict(state)
-    except (RuntimeError, KeyError) as e:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"SimCLR head {path / 'head.pt'} does not match its model.json "
                         f"({str(e).splitlines()[0]}); {hint}")
     encoder, head = prepare_model(encoder, device), head.to(device)
