@@ -1,7 +1,8 @@
-"""Collect metrics.json files, group them (method × forget-set kind × group) and summarise over
+"""Collect metrics.json files, group them (method variant × forget-set kind × group) and summarise over
 seeds with a 95% t-interval. One seed gives no interval (n/a), never an invented one; diverged
 runs are counted and shown, never averaged in."""
 import csv
+import functools
 import io
 import json
 import math
@@ -42,16 +43,97 @@ def load_runs(paths):
 
 
 def group_label(forget_set):
+    """Which forget set of its kind: the group and its size (runs on 30 and on 90 examples are
+    different settings, never seeds of one)."""
     p, kind = forget_set.get("params", {}), forget_set["kind"]
+    n = p.get("n", forget_set.get("size"))
     if kind == "memorization":
-        return f"{p['group']} ({p['proxy']})"
+        return f"{p['group']} n{n} ({p['proxy']})"
     if kind == "es":
-        return "mix" if p["group_index"] == -1 else f"g{p['group_index']}"
+        return ("mix" if p["group_index"] == -1 else f"g{p['group_index']}") + f" n{n}"
     if kind == "class":
         return "class " + ",".join(map(str, p["classes"])) + (f" n{p['n']}" if "n" in p else "")
-    if kind == "rum":
-        return p.get("variant", "rum")
-    return f"n{p.get('n', len(forget_set.get('indices', [])) or forget_set.get('size'))}"
+    if kind == "file":
+        return forget_set["name"]  # file-<sha>: the same indices, whatever the file was called
+    return f"n{n}"
+
+
+@functools.lru_cache(maxsize=None)
+def _built_arch(folder):
+    try:
+        return json.loads((Path(folder) / "model.json").read_text())["build"]["arch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def arch_used(m):
+    """The architecture a run unlearned: that of its retrain reference, which is built like the
+    starting model (`config.arch` is only what was typed; unlearning takes the checkpoint's). The
+    reference is looked for where it was written, then in the run's own save folder (moved runs)."""
+    reference = (m.get("reference") or {}).get("path")
+    if reference:
+        run_file = Path(m["_path"])
+        folders = [Path(reference)]
+        if len(run_file.parents) > 4:  # <save_dir>/unlearn/<method>/<forget set>/s<seed>/metrics.json
+            folders.append(run_file.parents[4] / "retrain" / Path(reference).name)
+        for folder in folders:
+            arch = _built_arch(str(folder))
+            if arch is not None:
+                return arch
+    return m["config"].get("arch")
+
+
+def method_applied(m):
+    """The method a run applied: `rum` for a full RUM run (its label names a method per part),
+    else the recorded --unlearn (RUM's controls apply it to the whole set or to every part)."""
+    return "rum" if m.get("variant") == "rum" else m["config"].get("unlearn", m["method"])
+
+
+# flags that differ between the seeds of one setting or change no figure: the seed, where files
+# are (a mask or generator folder is per forget set, hence per seed), what is kept or drawn
+NOT_SETTINGS = {"seed", "save_dir", "data", "download", "device", "compile", "skip_existing",
+                "save_model", "tsne", "cka", "confusion", "start_model", "simclr_path",
+                "generator_path", "mask_path",
+                # the typed strengths: the resolved ones are recorded next to them
+                "strengths_given",
+                # the forget set: its kind and group_label say which it is
+                "num_indexes_to_replace", "class_to_replace", "mem", "mem_proxy", "mem_file",
+                "group_index", "forget_index_file"}
+
+
+def settings(m):
+    """What a run did besides its seed and forget set: its config without NOT_SETTINGS, with the
+    architecture it used and the file name of its mask (mask_<sparsity>.pt)."""
+    config = m["config"]
+    out = {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+    out["arch"] = arch_used(m)
+    if config.get("mask_path"):
+        out["mask"] = Path(config["mask_path"]).name
+    return out
+
+
+def method_label(m):
+    return m["method"] + (f"-{m['config']['tag']}" if m["config"].get("tag") else "")
+
+
+def _text(value):
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def variant_labels(runs):
+    """{id(run): label}: the method (and --tag), plus `flag=value` for each setting in which runs
+    of that method differ (`NG alpha=0.9` next to `NG alpha=0.99`)."""
+    mine = {id(m): settings(m) for m in runs}
+    by_method = {}
+    for m in runs:
+        by_method.setdefault(method_label(m), []).append(mine[id(m)])
+    labels = {}
+    for m in runs:
+        name, others = method_label(m), by_method[method_label(m)]
+        keys = {k for s in others for k in s}
+        differ = sorted(k for k in keys if len({_text(s.get(k)) for s in others}) > 1)
+        labels[id(m)] = " ".join([name] + [f"{k}={_text(mine[id(m)].get(k))}" for k in differ])
+    return labels
 
 
 def run_values(m):
@@ -85,13 +167,15 @@ def t_interval(values, confidence=0.95):
 
 
 def summarise(runs, columns):
+    """One row per method variant × forget-set kind × group: seeds counted, `columns` as mean and
+    `<column>_ci` (half-width of the 95% t-interval; None for one seed)."""
+    labels = variant_labels(runs)
     groups = {}
     for m in runs:
-        key = (m["method"] + (f"-{m['config']['tag']}" if m["config"].get("tag") else ""),
-               m["forget_set"]["kind"], group_label(m["forget_set"]))
+        key = (labels[id(m)], m["forget_set"]["kind"], group_label(m["forget_set"]))
         groups.setdefault(key, []).append(m)
     rows = []
-    for (method, kind, group), members in sorted(groups.items()):
+    for (method, kind, group), members in sorted(groups.items(), key=lambda kv: row_order(*kv[0])):
         ok = [m for m in members if not m.get("diverged")]
         row = {"method": method, "kind": kind, "group": group, "n_seeds": len(ok),
                "n_diverged": len(members) - len(ok)}
@@ -108,6 +192,23 @@ def summarise(runs, columns):
     return rows
 
 
+# the groups that form a scale (memorization low..high, ES by distance); mix and the rest follow
+SCALES = {"memorization": ["low", "mid", "high"], "es": [f"g{i}" for i in range(15)]}
+
+
+def on_scale(kind, group):
+    return group.split(" ")[0] in SCALES.get(kind, [])
+
+
+def group_position(kind, group):
+    scale = SCALES.get(kind, [])
+    return scale.index(group.split(" ")[0]) if on_scale(kind, group) else len(scale)
+
+
+def row_order(method, kind, group):
+    return method, kind, group_position(kind, group), group
+
+
 def fmt(value, ci=None, digits=3):
     if value is None:
         return "—"
@@ -115,11 +216,9 @@ def fmt(value, ci=None, digits=3):
     return text + (" ± n/a" if ci is None else f" ± {ci:.{digits}f}")
 
 
-def to_csv(rows):
-    if not rows:
-        return ""
+def to_csv(rows, fields):
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
@@ -137,32 +236,86 @@ def to_markdown(rows, columns, titles):
     return "\n".join(lines) + "\n"
 
 
-GROUP_ORDER = {"memorization": ["low", "mid", "high", "mix"], "es": [f"g{i}" for i in range(15)] + ["mix"]}
+def table_fields(columns):
+    """The columns of tow.csv / tow_mia.csv: the row's labels, then each figure and its CI."""
+    return (["method", "kind", "group", "n_seeds", "n_diverged"]
+            + [f"{c}{s}" for c in columns for s in ("", "_ci")])
 
 
-def plot_by_group(rows, kind, column, path, ylabel):
-    """Line plot of `column` over the groups of one forget-set kind, one line per method."""
+# RUM's results.csv: the score's interval first, then these figures with their CI half-widths
+RESULT_FIGURES = {"retain": "retain", "forget": "forget", "test": "test", "val": "val",
+                  "mia_confidence": "MIA_confidence"}
+
+
+def results_fields(score):
+    return (["method", "kind", "group"] + [score + s for s in ("", "_ci_margin", "_ci_lower", "_ci_upper")]
+            + [f"{name}{s}" for name in RESULT_FIGURES.values() for s in ("", "_ci")] + ["n", "n_diverged"])
+
+
+def results_rows(rows, score):
+    """RUM's results.csv rows (one per group): `score` with its t-interval as margin, lower and
+    upper bound (empty for one seed), then accuracies and the SVC MIA confidence with margins."""
+    out = []
+    for r in rows:
+        mean, margin = r[score], r[f"{score}_ci"]
+        bounded = mean is not None and margin is not None
+        row = {"method": r["method"], "kind": r["kind"], "group": r["group"], score: mean,
+               f"{score}_ci_margin": margin, f"{score}_ci_lower": mean - margin if bounded else None,
+               f"{score}_ci_upper": mean + margin if bounded else None,
+               "n": r["n_seeds"], "n_diverged": r["n_diverged"]}
+        for column, name in RESULT_FIGURES.items():
+            row[name], row[f"{name}_ci"] = r[column], r[f"{column}_ci"]
+        out.append(row)
+    return out
+
+
+AXIS = {"memorization": "memorization group", "es": "ES group"}
+AXIS_NOTE = {"es": " (by distance to the embedding centroid)"}
+MARKERS = "osD^vP*Xph<>"
+
+
+def plot_by_group(rows, kind, column, path, ylabel, subtitle=""):
+    """`column` over the groups of one forget-set kind, one series per method variant (mean and
+    95% t-interval). Series get their own marker and a small x offset so that error bars do not
+    hide each other; the y-range fits the data; the legend sits right of the axes. None when no
+    row has a value."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = [r for r in rows if r["kind"] == kind and r[column] is not None]
     if not rows:
         return None
-    order = GROUP_ORDER[kind]
-
-    def position(group):
-        head = group.split(" ")[0]
-        return order.index(head) if head in order else len(order)
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for method in sorted({r["method"] for r in rows}):
-        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: position(r["group"]))
-        xs = [r["group"] for r in mine]
-        ys = [r[column] for r in mine]
-        err = [r[f"{column}_ci"] or 0 for r in mine]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=method)
-    ax.set_xlabel("memorization group" if kind == "memorization" else "ES group (distance to centroid)")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    groups = sorted({r["group"] for r in rows}, key=lambda g: (group_position(kind, g), g))
+    methods = sorted({r["method"] for r in rows})
+    spread = min(0.5, 0.12 * len(methods))  # x range of the series around a group's tick
+    legend_width = 0.3 + 0.075 * max(map(len, methods))  # inches: the legend sits beside the axes
+    width = min(12, max(5.5, 2.5 + 0.6 * len(groups) + legend_width))
+    fig, ax = plt.subplots(figsize=(width, 3.8), layout="constrained")
+    for i, method in enumerate(methods):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: groups.index(r["group"]))
+        offset = (i / (len(methods) - 1) - 0.5) * spread if len(methods) > 1 else 0.0
+        xs, ys = [groups.index(r["group"]) + offset for r in mine], [r[column] for r in mine]
+        bars = ax.errorbar(xs, ys, yerr=[r[f"{column}_ci"] or 0 for r in mine], linestyle="none",
+                           marker=MARKERS[i % len(MARKERS)], markersize=5, capsize=3, label=method)
+        # a line only along the scale: `mix` is not a step beyond its last group
+        scale = [(x, y) for x, y, r in zip(xs, ys, mine) if on_scale(kind, r["group"])]
+        if len(scale) > 1:
+            ax.plot(*zip(*scale), color=bars.lines[0].get_color(), linewidth=1, alpha=0.6)
+    ax.set_ylim(*fitted_range(rows, column))
+    ax.set_xticks(range(len(groups)), [g.replace(" ", "\n", 1) for g in groups])  # group over size
+    ax.set_xlabel(AXIS[kind] + AXIS_NOTE.get(kind, ""))
+    ax.set_ylabel(f"{ylabel} (mean ± 95% CI)")
+    ax.set_title(f"{ylabel} by {AXIS[kind]}" + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
     return write_png(path, fig, dpi=120)
+
+
+def fitted_range(rows, column, margin=0.08):
+    """(low, high) around every mean and interval, widened by `margin` of the span (or of the
+    value when all are equal), so that nothing touches the frame."""
+    lows = [r[column] - (r[f"{column}_ci"] or 0) for r in rows]
+    highs = [r[column] + (r[f"{column}_ci"] or 0) for r in rows]
+    low, high = min(lows), max(highs)
+    pad = margin * ((high - low) or abs(high) or 1.0)
+    return low - pad, high + pad

@@ -1,11 +1,17 @@
+"""analysis.py / analysis_mia.py on small fake metrics.json files, in-process: grouping, the
+t-interval, RUM's selection flags as filters, results.csv, file names of filtered calls."""
+import csv
 import json
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import assert_clean_error, run_script
-from evaluation import aggregate
+import analysis
+import analysis_mia
+from evaluation import aggregate, report
+from engine.config import freeze
+from unlearn import METHODS
 
 
 def test_t_interval_matches_scipy():
@@ -19,61 +25,257 @@ def test_t_interval_matches_scipy():
     assert aggregate.t_interval([0.5]) == (0.5, None, None)  # one seed: no interval
 
 
-def fake_run(root, method, kind, params, seed, tow, diverged=None, forget=50.0):
+def fake_run(root, method, kind, params, seed, tow, diverged=None, forget=50.0, folder=None, size=10,
+             config=None, **top):
+    """A metrics.json as main_forget.py writes it (the fields analysis reads); `folder` replaces
+    the method folder so that runs can be told apart by path."""
     ref = {"forget": 60.0, "retain": 99.0, "val": 95.0, "test": 95.0}
     acc = {} if diverged else {"forget": forget, "retain": 98.0, "val": 94.0, "test": 94.0}
     mia = {} if diverged else {"confidence": 0.4, "entropy": 0.3}
-    m = {"method": method, "config": {"unlearn": method, "seed": seed}, "diverged": diverged,
-         "forget_set": {"name": f"{kind}-{'-'.join(map(str, params.values()))}", "kind": kind, "size": 10, "params": params},
+    m = {"method": method, "config": {"unlearn": method, "seed": seed, "dataset": "digits", "arch": "cnn",
+                                      "no_aug": False, "alpha": None, **(config or {})},
+         "diverged": diverged,
+         "forget_set": {"name": f"{kind}-{'-'.join(map(str, params.values()))}", "kind": kind, "size": size,
+                        "params": params},
          "accuracy": acc, "mia": mia,
          "reference": {"accuracy": ref, "mia": {"confidence": 0.5, "entropy": 0.5}, "wall_time_s": 2.0},
          "tow": None if diverged else tow, "tow_mia": None if diverged else tow * 0.9,
-         "wall_time_s": 1.0, "rte": 0.5}
-    path = root / "unlearn" / method / m["forget_set"]["name"] / f"s{seed}" / "metrics.json"
+         "wall_time_s": 1.0, "rte": 0.5, **top}
+    path = root / "unlearn" / (folder or method) / m["forget_set"]["name"] / f"s{seed}" / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(m))
     return path
 
 
+HIGH = {"group": "high", "proxy": "heldout"}
+
+
+def call(script, capsys, *argv):
+    """(exit code, stdout, stderr) of an entry script's main, in-process."""
+    try:
+        code = script.main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_grouping_with_a_diverged_run(tmp_path):
     for seed, t in ((1, 0.8), (2, 0.9)):
-        fake_run(tmp_path, "FT", "memorization", {"group": "high", "proxy": "heldout"}, seed, t)
-    fake_run(tmp_path, "FT", "memorization", {"group": "high", "proxy": "heldout"}, 3, 0.0,
-             diverged="loss became nan")
+        fake_run(tmp_path, "FT", "memorization", HIGH, seed, t)
+    fake_run(tmp_path, "FT", "memorization", HIGH, 3, 0.0, diverged="loss became nan")
     fake_run(tmp_path, "FT", "memorization", {"group": "low", "proxy": "heldout"}, 1, 0.95)
+    fake_run(tmp_path, "FT", "memorization", HIGH, 1, 0.5, folder="FT-n30", size=30)
     fake_run(tmp_path, "GA", "es", {"group_index": 3}, 1, 0.7)
     rows = aggregate.summarise(aggregate.load_runs([tmp_path / "unlearn"]), ["tow", "forget_gap"])
     by = {(r["method"], r["group"]): r for r in rows}
-    high = by[("FT", "high (heldout)")]
+    high = by[("FT", "high n10 (heldout)")]
     assert high["n_seeds"] == 2 and high["n_diverged"] == 1
     assert high["tow"] == pytest.approx(0.85)  # the diverged run is not averaged in
     assert high["tow_ci"] == pytest.approx(stats.t.ppf(0.975, 1) * np.std([0.8, 0.9], ddof=1) / np.sqrt(2))
     assert high["forget_gap"] == pytest.approx(-10.0)
-    assert by[("FT", "low (heldout)")]["tow_ci"] is None
-    assert ("GA", "g3") in by
+    assert by[("FT", "low n10 (heldout)")]["tow_ci"] is None
+    assert by[("FT", "high n30 (heldout)")]["n_seeds"] == 1  # another size: not a seed of n10
+    assert ("GA", "g3 n10") in by
 
 
-def test_analysis_scripts_write_tables_and_plots(tmp_path):
-    for seed in (1, 2):
-        for g in ("low", "mid", "high"):
-            fake_run(tmp_path, "FT", "memorization", {"group": g, "proxy": "heldout"}, seed, 0.8 + seed / 100)
-    fake_run(tmp_path, "FT", "memorization", {"group": "high", "proxy": "heldout"}, 3, 0, diverged="nan")
-    proc = run_script("analysis.py", "--save_dir", tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    out = tmp_path / "analysis"
-    assert (out / "tow.csv").is_file() and (out / "tow_by_memorization.png").stat().st_size > 1000
-    md = (out / "tow.md").read_text()
-    assert "+1 diverged" in md and "ToW" in md
-    proc = run_script("analysis_mia.py", "--save_dir", tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert (out / "tow_mia.csv").read_text().startswith("method,kind,group,n_seeds")
-    assert (out / "tow_mia_by_memorization.png").is_file()
+def test_runs_differing_in_a_setting_are_two_groups(tmp_path):
+    """--alpha 0.9 and the default are two settings, not four seeds of one; the seed's own paths
+    (save folder, mask folder) do not split a group; --tag names its variant."""
+    for root, alpha in ((tmp_path / "a", 0.99), (tmp_path / "b", 0.9)):
+        for seed in (1, 2):
+            fake_run(root, "NG", "memorization", HIGH, seed, 0.5 + alpha / 10 + seed / 100,
+                     config={"alpha": alpha, "save_dir": str(root),
+                             "mask_path": f"{root}/masks/s{seed}/mask_0.5.pt"})
+    fake_run(tmp_path / "a", "NG", "memorization", HIGH, 1, 0.7, folder="NG-strong",
+             config={"alpha": 0.99, "tag": "strong"})
+    rows = aggregate.summarise(aggregate.load_runs([tmp_path / "a", tmp_path / "b"]), ["tow"])
+    seeds = {r["method"]: r["n_seeds"] for r in rows}
+    assert seeds == {"NG alpha=0.9": 2, "NG alpha=0.99": 2, "NG-strong": 1}
+    assert next(r for r in rows if r["method"] == "NG alpha=0.9")["tow"] == pytest.approx(0.605)
 
 
-def test_analysis_bad_input(tmp_path):
-    assert_clean_error(run_script("analysis.py", "--save_dir", tmp_path), "main_forget.py")
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory):
+    """Runs that each differ from `base` in one recorded thing, named by their folder."""
+    root = tmp_path_factory.mktemp("varied")
+    ref = root / "retrain" / "k1"  # an unset --arch: the reference folder says what was used
+    ref.mkdir(parents=True)
+    (ref / "model.json").write_text(json.dumps({"build": {"arch": "mlp"}}))
+    mem = ("memorization", HIGH)
+    spec = {
+        "base": ("FT", *mem, {}, {}),
+        "synth": ("FT", *mem, {"dataset": "synthetic"}, {}),
+        "mlp": ("FT", *mem, {"arch": None}, {"reference_dir": "/moved/away/retrain/k1"}),
+        "noaug": ("FT", *mem, {"no_aug": True}, {}),
+        "ng": ("NG", *mem, {}, {}),
+        "vanilla": ("vanilla-NG", *mem, {"unlearn": "NG"}, {"variant": "vanilla"}),
+        "rum": ("rum-none+FT+NG", *mem, {"unlearn": "FT"}, {"variant": "rum"}),
+        "rl": ("RL", *mem, {}, {}),
+        "mid": ("FT", "memorization", {"group": "mid", "proxy": "heldout"}, {}, {}),
+        "conf": ("FT", "memorization", {"group": "high", "proxy": "confidence"}, {}, {}),
+        "es3": ("FT", "es", {"group_index": 3}, {}, {}),
+        "esmix": ("FT", "es", {"group_index": -1}, {}, {}),
+        "class3": ("FT", "class", {"classes": [3]}, {}, {}),
+        "class35": ("FT", "class", {"classes": [5, 3]}, {}, {}),
+        "random": ("FT", "random", {"n": 10}, {}, {}),
+        "n20": ("FT", *mem, {}, {"size": 20}),
+        "step2": ("FT", *mem, {"unlearn_step": 2}, {}),
+    }
+    for name, (method, kind, params, config, extra) in spec.items():
+        ref_dir = extra.pop("reference_dir", None)
+        path = fake_run(root, method, kind, params, 1, 0.8, folder=name, config=config, **extra)
+        if ref_dir:
+            m = json.loads(path.read_text())
+            m["reference"]["path"] = ref_dir
+            path.write_text(json.dumps(m))
+    return root, set(spec)
+
+
+def kept(root, *argv):
+    """The folder names of the runs the filters `argv` keep."""
+    parser = report.build_parser("", analysis.TABLE, METHODS)
+    args = freeze(parser.parse_args(["--save_dir", str(root), *argv]))
+    runs, where = report.load(args)
+    chosen = report.select(runs, report.given_filters(args), where)
+    return {m["_path"].split("/unlearn/")[1].split("/")[0] for m in chosen}
+
+
+MEMORIZATION_HIGH = {"base", "synth", "mlp", "noaug", "ng", "vanilla", "rum", "rl", "conf", "n20", "step2"}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--dataset", "synthetic"], {"synth"}),
+    (["--arch", "mlp"], {"mlp"}),                       # the reference's model, not the typed --arch
+    (["--no_aug"], {"noaug"}),
+    (["--unlearn", "NegGrad+"], {"ng", "vanilla"}),     # alias; RUM's control of NG counts as NG
+    (["--unlearn", "NG"], {"ng", "vanilla"}),
+    (["--unlearn", "RL_og"], {"rl"}),
+    (["--unlearn", "rum"], {"rum"}),
+    (["--kind", "es"], {"es3", "esmix"}),
+    (["--mem", "mid"], {"mid"}),
+    (["--mem", "high"], MEMORIZATION_HIGH),
+    (["--mem_proxy", "confidence"], {"conf"}),
+    (["--group_index", "3"], {"es3"}),
+    (["--group_index", "-1"], {"esmix"}),
+    (["--class_to_replace", "3"], {"class3"}),
+    (["--class_to_replace", "3,5"], {"class35"}),
+    (["--num_indexes_to_replace", "20"], {"n20"}),
+    (["--unlearn_step", "2"], {"step2"}),
+    (["--unlearn", "NG", "--mem", "high", "--mem_proxy", "heldout", "--num_indexes_to_replace", "10"],
+     {"ng", "vanilla"}),
+])
+def test_each_filter_keeps_exactly_its_runs(varied, argv, expected):
+    root, _ = varied
+    assert kept(root, *argv) == expected
+
+
+def test_filters_that_select_by_absence(varied):
+    root, every = varied
+    assert kept(root) == every
+    assert kept(root, "--arch", "cnn") == every - {"mlp"}
+    assert kept(root, "--dataset", "digits") == every - {"synth"}
+    assert kept(root, "--class_to_replace", "-1") == every - {"class3", "class35"}  # RUM: -1 = no class
+    assert kept(root, "--unlearn", "FT") == every - {"ng", "vanilla", "rum", "rl"}
+
+
+def test_nothing_matches_is_one_line_and_writes_nothing(varied, capsys):
+    root, _ = varied
+    code, out, err = call(analysis, capsys, "--save_dir", root, "--unlearn", "NG", "--mem", "low")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "no runs match --unlearn NG --mem low" in err
+    assert "--mem leaves none (those runs have: high)" in err
+    assert "main_forget.py" not in err and "Traceback" not in err
+    code, _, err = call(analysis_mia, capsys, "--save_dir", root, "--unlearn", "NGG")
+    assert code == 2 and "(those runs have: FT, NG, RL, rum)" in err
+    assert not (root / "analysis").exists()
+
+
+def test_analysis_bad_input(tmp_path, capsys):
+    code, _, err = call(analysis, capsys, "--save_dir", tmp_path)
+    assert code == 2 and "main_forget.py" in err and len(err.strip().splitlines()) == 1
+    code, _, err = call(analysis, capsys, "--save_dir", tmp_path, "--num_indexes_to_replace", "0")
+    assert code == 2 and "--num_indexes_to_replace" in err and len(err.strip().splitlines()) == 1
     bad = tmp_path / "unlearn" / "x" / "metrics.json"
     bad.parent.mkdir(parents=True)
     bad.write_text("{oops")
-    assert_clean_error(run_script("analysis_mia.py", "--save_dir", tmp_path), "corrupt")
+    code, _, err = call(analysis_mia, capsys, "--save_dir", tmp_path)
+    assert code == 2 and "corrupt" in err
     assert not (tmp_path / "analysis").exists()
+
+
+def test_results_csv_has_rums_columns_and_the_t_interval(tmp_path, capsys):
+    tows, forgets = [0.80, 0.85, 0.93], [40.0, 50.0, 45.0]
+    for seed, (t, f) in enumerate(zip(tows, forgets), 1):
+        fake_run(tmp_path, "NG", "memorization", HIGH, seed, t, forget=f)
+    fake_run(tmp_path, "NG", "memorization", {"group": "low", "proxy": "heldout"}, 1, 0.9)
+    assert call(analysis, capsys, "--save_dir", tmp_path)[0] == 0
+    assert call(analysis_mia, capsys, "--save_dir", tmp_path)[0] == 0
+    out = tmp_path / "analysis"
+    with open(out / "results.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert header == ["method", "kind", "group", "tow", "tow_ci_margin", "tow_ci_lower", "tow_ci_upper",
+                      "retain", "retain_ci", "forget", "forget_ci", "test", "test_ci", "val", "val_ci",
+                      "MIA_confidence", "MIA_confidence_ci", "n", "n_diverged"]
+    rows = {r["group"]: r for r in read_csv(out / "results.csv")}
+    high, sem = rows["high n10 (heldout)"], np.std(tows, ddof=1) / np.sqrt(3)
+    lower, upper = stats.t.interval(0.95, 2, loc=np.mean(tows), scale=sem)
+    assert float(high["tow"]) == pytest.approx(np.mean(tows)) and high["n"] == "3"
+    assert (float(high["tow_ci_lower"]), float(high["tow_ci_upper"])) == pytest.approx((lower, upper))
+    assert float(high["tow_ci_margin"]) == pytest.approx(stats.t.ppf(0.975, 2) * sem)
+    forget_sem = np.std(forgets, ddof=1) / np.sqrt(3)
+    assert float(high["forget_ci"]) == pytest.approx(stats.t.ppf(0.975, 2) * forget_sem)
+    assert float(high["MIA_confidence"]) == pytest.approx(0.4)
+    assert float(high["MIA_confidence_ci"]) == pytest.approx(0, abs=1e-9)
+    low = rows["low n10 (heldout)"]
+    assert low["tow_ci_margin"] == low["tow_ci_lower"] == "" and low["n"] == "1"  # one seed: no interval
+    assert "results_mia.csv" in call(analysis_mia, capsys, "--help")[1]  # --help names the file
+    mia = read_csv(out / "results_mia.csv")  # analysis_mia.py's own file: results.csv is untouched
+    assert list(mia[0])[3:7] == ["tow_mia", "tow_mia_ci_margin", "tow_mia_ci_lower", "tow_mia_ci_upper"]
+    assert "tow" in read_csv(out / "results.csv")[0]
+
+
+def test_a_filtered_call_keeps_the_full_tables(tmp_path, capsys):
+    for seed in (1, 2):
+        for g in ("low", "mid", "high"):
+            fake_run(tmp_path, "FT", "memorization", {"group": g, "proxy": "heldout"}, seed, 0.8 + seed / 100)
+            fake_run(tmp_path, "NG", "memorization", {"group": g, "proxy": "heldout"}, seed, 0.7 + seed / 50)
+    fake_run(tmp_path, "FT", "memorization", HIGH, 3, 0, diverged="nan")
+    es = fake_run(tmp_path, "FT", "es", {"group_index": 3}, 1, 0.6)
+    out = tmp_path / "analysis"
+    code, stdout, _ = call(analysis, capsys, "--save_dir", tmp_path)
+    assert code == 0 and "+1 diverged" in (out / "tow.md").read_text()
+    full = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    assert set(full) == {"tow.csv", "tow.md", "results.csv", "tow_by_memorization.png", "tow_by_es.png"}
+    assert (out / "tow_by_memorization.png").stat().st_size > 1000
+
+    code, stdout, _ = call(analysis, capsys, "--save_dir", tmp_path, "--unlearn", "NegGrad+",
+                           "--mem_proxy", "heldout")
+    assert code == 0 and "6 of 14 runs match --unlearn NG --mem_proxy heldout" in stdout
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.name in full} == full
+    made = {p.name for p in out.iterdir()} - set(full)
+    slug = "unlearn=NG.mem_proxy=heldout"
+    assert made == {f"tow.{slug}.csv", f"tow.{slug}.md", f"results.{slug}.csv",
+                    f"tow_by_memorization.{slug}.png"}
+    assert all(name in stdout for name in made)
+    assert {r["method"] for r in read_csv(out / f"tow.{slug}.csv")} == {"NG"}
+
+    es.unlink()  # no ES run any more: the ES figure of the earlier call must not look current
+    code, stdout, _ = call(analysis, capsys, "--save_dir", tmp_path)
+    assert code == 0 and not (out / "tow_by_es.png").exists() and "removed the stale" in stdout
+    code, _, _ = call(analysis_mia, capsys, "--save_dir", tmp_path, "--mem", "high")
+    assert code == 0 and (out / "tow_mia.mem=high.csv").read_text().startswith("method,kind,group,n_seeds")
+    assert (out / "results_mia.mem=high.csv").is_file()
+    assert (out / "tow_mia_by_memorization.mem=high.png").is_file()
+
+
+def test_slug_is_a_safe_file_name():
+    assert report.slug([("no_aug", True), ("class_to_replace", (3, 5)), ("group_index", -1)]) == \
+        "no_aug.class_to_replace=3-5.group_index=-1"
+    long = report.slug([("dataset", "x" * 300)])
+    assert len(long) <= 120 and "/" not in long
