@@ -39,7 +39,6 @@ def _forgotten_classes(m):
 FILTERS = {
     "dataset": lambda m: m["config"].get("dataset"),
     "arch": aggregate.arch_used,
-    "no_aug": lambda m: bool(m["config"].get("no_aug")),
     "unlearn": aggregate.method_applied,
     "kind": lambda m: m["forget_set"]["kind"],
     "mem": lambda m: _memorization(m, "group"),
@@ -72,7 +71,9 @@ def build_parser(doc, table, methods):
     f = p.add_argument_group("filters (RUM's selection flags; each one given keeps the runs that match it)")
     f.add_argument("--dataset", default=None, help="data set of the run")
     f.add_argument("--arch", default=None, help="architecture the run unlearned (its retrain reference's)")
-    f.add_argument("--no_aug", action="store_true", help="only runs made with --no_aug (absent: either)")
+    f.add_argument("--no_aug", action="store_true",
+                   help="accepted for RUM's command line and ignored: RUM's analysis read the same runs "
+                        "with or without it")
     f.add_argument("--unlearn", type=method_name, default=None,
                    help="method, by any of its names (NegGrad+ = NG, RL_og = RL); RUM's controls "
                         "(vanilla/shuffle/rumf) count as their method; rum: the full RUM runs")

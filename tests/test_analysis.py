@@ -152,7 +152,8 @@ MEMORIZATION_HIGH = {"base", "synth", "mlp", "noaug", "ng", "vanilla", "rum", "r
 @pytest.mark.parametrize("argv, expected", [
     (["--dataset", "synthetic"], {"synth"}),
     (["--arch", "mlp"], {"mlp"}),                       # the reference's model, not the typed --arch
-    (["--no_aug"], {"noaug"}),
+    (["--no_aug"], {"base", "synth", "mlp", "noaug", "ng", "vanilla", "rum", "rl", "conf", "n20", "step2",
+                    "mid", "es3", "esmix", "class3", "class35", "random"}),  # RUM's analysis ignored it: all runs
     (["--unlearn", "NegGrad+"], {"ng", "vanilla"}),     # alias; RUM's control of NG counts as NG
     (["--unlearn", "NG"], {"ng", "vanilla"}),
     (["--unlearn", "RL_og"], {"rl"}),

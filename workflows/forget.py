@@ -363,7 +363,8 @@ def record_run(run, result, wall, **extra):
     the reference's figures, ToW / ToW-MIA against it and the time ratio to it (RTE)."""
     reference = run.reference
     metrics = {**run_record(record(run.ctx.cfg), run.ctx.data.split), "method": run.label,
-               "forget_set": run.forget_set.describe(), "original_sha256": run.ctx.original_sha256,
+               "arch": run.ctx.build["arch"], "forget_set": run.forget_set.describe(),
+               "original_sha256": run.ctx.original_sha256,
                "start_model_sha256": run.ctx.model_sha256, **extra, **result,
                "reference": {"path": str(run.reference_dir), "accuracy": reference["accuracy"],
                              "mia": reference["mia"], "attacks": reference.get("attacks"),
