@@ -12,8 +12,18 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows each flag's default, except an unset one (None) or an off switch (False):
+    those say nothing, and their help says what happens instead."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser(description):
-    return Parser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return Parser(description=description, formatter_class=HelpFormatter)
 
 
 def int_list(text):

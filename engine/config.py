@@ -21,6 +21,7 @@ class RunFlags:
     arch: str | None = None
     batch_size: int = 128
     compile: bool = False
+    threads: int | None = None
 
 
 def from_args(cls, args, **resolved):

@@ -19,6 +19,21 @@ COMPILE_ON_CPU = ("--compile is a CUDA fast path and is refused on CPU: for thes
                   "compile takes ~40 s and saves ~10% a step on this kind of machine; drop --compile")
 
 
+def use_threads(threads=None):
+    """Intra-op CPU threads of this process: `threads` when given, else OMP_NUM_THREADS when set,
+    else 1. The models here are small and runs go side by side (sweeps, shards): on 2 shared cores
+    a second thread per process made runs 5-7x slower (docs/performance.md)."""
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
+    torch.set_num_threads(max(1, threads or 1))
+
+
+def select(cfg):
+    """The run's device (resolve_device) with its thread count applied (use_threads)."""
+    use_threads(cfg.threads)
+    return resolve_device(cfg.device)
+
+
 def resolve_device(name="auto"):
     """auto: CUDA when present, else CPU. Under torchrun (LOCAL_RANK set), `auto` and `cuda` mean
     this process's own GPU, cuda:LOCAL_RANK, so ranks (or estimator shards) never share GPU 0."""

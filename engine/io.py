@@ -35,6 +35,15 @@ def ensure_writable_dir(path, flag="--save_dir"):
     return path
 
 
+def _current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _current_umask()  # read once: os.umask can only be read by setting it
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -62,6 +71,7 @@ def _atomic(path, write):
     remove_stale_temporaries(path.parent, path.name)
     # the writer's pid in the name: a later run can tell a killed writer's leftovers from a live one's
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600; a results file is as readable as any other
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -6,7 +6,7 @@ import numpy as np
 
 import datasets
 from models import load_model
-from engine.device import fast_path_plan, prepare_model, resolve_device
+from engine.device import fast_path_plan, prepare_model, select
 from engine.errors import UserError
 from engine.io import recover_folder, write_json, write_npz
 from engine.record import run_record
@@ -22,7 +22,7 @@ def train_hint(args):
 
 def load_data(args):
     """(device, data) on the split saved in --save_dir; refuses to create a split."""
-    device = resolve_device(args.device)
+    device = select(args)
     fast_path_plan(device, args.compile)  # refuses --compile on a CPU, like every other script
     return device, datasets.attach(args, datasets.bundle_from(args), device, create_split=False)
 

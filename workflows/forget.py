@@ -24,7 +24,7 @@ from datasets import Data
 from datasets import forget_sets as fsets
 from engine import distributed
 from engine.config import record
-from engine.device import fast_path_plan, prepare_model, resolve_device
+from engine.device import fast_path_plan, prepare_model, select
 from engine.errors import Diverged, UserError
 from engine.io import (ensure_writable_dir, load_state, locked, read_json, read_npz, recover_folder,
                        safe_component, write_json)
@@ -52,7 +52,7 @@ class Context:
 
 def setup(cfg):
     """Validate inputs, load data and the starting model; writes nothing."""
-    device = distributed.init(resolve_device(cfg.device))  # torchrun: join the data-parallel group
+    device = distributed.init(select(cfg))  # torchrun: join the data-parallel group
     fast_path_plan(device, cfg.compile)  # refuses --compile on CPU
     data = datasets.attach(cfg, datasets.bundle_from(cfg), device, create_split=False)
     marker = recover_folder(Path(cfg.save_dir) / "original", "metrics.json") / "metrics.json"

@@ -32,6 +32,9 @@ def add_run_args(p):
     g.add_argument("--batch_size", type=positive_int, default=128)
     g.add_argument("--compile", action="store_true",
                    help="torch.compile the model (CUDA only; refused on CPU, where it does not pay off)")
+    g.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads of this process (default: OMP_NUM_THREADS when set, else 1, since the "
+                        "models are small and runs go side by side; raise it for a large model alone)")
     return g
 
 
@@ -86,26 +89,37 @@ def method_choices():
     return " | ".join(name + (f" ({', '.join(aliases[name])})" if name in aliases else "") for name in METHODS)
 
 
+def method_defaults(flag):
+    """`FT 10, GA 5, ...`: the default of a strength flag for each method that reads it."""
+    from unlearn import METHODS
+    return ", ".join(f"{name} {m.defaults[flag]}" for name, m in METHODS.items() if flag in m.defaults)
+
+
+STRENGTH_HELP = {
+    "unlearn_epochs": "epochs of the iterative methods",
+    "unlearn_lr": "SGD learning rate of the method",
+    "alpha": "NG: retain weight in [0,1]; l1-sparse: L1 coefficient; wfisher: step scale",
+    "no_l1_epochs": "l1-sparse: trailing epochs without the L1 term",
+    "msteps": "SCRUB: epochs with a max (forget) pass",
+    "kd_T": "SCRUB / bad-teaching: KD temperature",
+    "beta": "SCRUB: weight of the KL term on retain",
+    "gamma": "SCRUB: weight of the CE term on retain",
+    "salun_ratio": "SalUn: fraction of weights kept trainable when the mask is computed here",
+    "wf_samples": "wfisher: retain examples in the WoodFisher recursion (also its damping N)",
+}
+STRENGTH_TYPES = {"unlearn_epochs": int, "no_l1_epochs": int, "msteps": int, "wf_samples": int}
+
+
 def add_method_args(p):
-    g = p.add_argument_group("unlearning method (unset strengths take the method's default)")
+    g = p.add_argument_group("unlearning method (an unset strength takes the method's own default)")
     g.add_argument("--unlearn", default="FT", help=method_choices())
-    g.add_argument("--unlearn_epochs", type=int, default=None, help="epochs of the iterative methods")
-    g.add_argument("--unlearn_lr", type=float, default=None, help="SGD learning rate of the method")
-    g.add_argument("--alpha", type=float, default=None,
-                   help="NG: retain weight in [0,1]; l1-sparse: L1 coefficient; wfisher: step scale")
-    g.add_argument("--no_l1_epochs", "--no-l1-epochs", dest="no_l1_epochs", type=int, default=None,
-                   help="l1-sparse: trailing epochs without the L1 term")
-    g.add_argument("--msteps", type=int, default=None, help="SCRUB: epochs with a max (forget) pass")
-    g.add_argument("--kd_T", type=float, default=None, help="SCRUB / bad-teaching: KD temperature")
-    g.add_argument("--beta", type=float, default=None, help="SCRUB: weight of the KL term on retain")
-    g.add_argument("--gamma", type=float, default=None, help="SCRUB: weight of the CE term on retain")
+    for flag, text in STRENGTH_HELP.items():
+        names = [f"--{flag}"] + (["--no-l1-epochs"] if flag == "no_l1_epochs" else [])
+        g.add_argument(*names, dest=flag, type=STRENGTH_TYPES.get(flag, float), default=None,
+                       help=f"{text} (default per method: {method_defaults(flag)})")
     g.add_argument("--mask_path", default=None,
                    help="weight mask from generate_mask.py: only weights inside it change "
                         "(SalUn / RL; honoured by every method except retrain)")
-    g.add_argument("--salun_ratio", type=float, default=None,
-                   help="SalUn: fraction of weights kept trainable when the mask is computed here")
-    g.add_argument("--wf_samples", type=int, default=None,
-                   help="wfisher: retain examples in the WoodFisher recursion (also its damping N)")
     return g
 
 

@@ -10,7 +10,7 @@ import datasets
 import models
 from evaluation import accuracies, accuracy
 from engine import distributed, recipe
-from engine.device import fast_path_plan, prepare_model, resolve_device
+from engine.device import fast_path_plan, prepare_model, select
 from engine.errors import Diverged, UserError
 from engine.events import LearningEvents
 from engine.io import (load_state, locked, read_json, recover_folder, replace_folder, save_state, staging,
@@ -137,7 +137,7 @@ def train_original(cfg):
 
     Everything is written to a staging folder and put in place of <save_dir>/original only when
     complete, so an interrupted or diverged run leaves the previous original model as it was."""
-    device = distributed.init(resolve_device(cfg.device))  # torchrun: join the data-parallel group
+    device = distributed.init(select(cfg))  # torchrun: join the data-parallel group
     fast_path_plan(device, cfg.compile)  # refuses --compile on CPU before anything is written
     bundle = datasets.bundle_from(cfg)
     arch = models.check_arch(cfg.arch or bundle.default_arch)

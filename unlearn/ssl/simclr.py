@@ -21,7 +21,7 @@ from engine import recipe
 from engine.config import RunFlags
 from engine.recipe import OptimFlags
 from models import build_args, load_model, save_model
-from engine.device import prepare_model, resolve_device
+from engine.device import prepare_model, select
 from engine.errors import UserError
 from engine.io import check_schema, load_state, read_json, save_state
 from engine.seed import generator, seed_everything
@@ -104,7 +104,7 @@ def train_simclr(args):
         raise UserError(f"--temperature must be > 0, got {args.temperature}")
     if args.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
-    device = resolve_device(args.device)
+    device = select(args)
     bundle = datasets.bundle_from(args)
     arch = default_arch(args, bundle)
     data = datasets.attach(args, bundle, device, create_split=True)
