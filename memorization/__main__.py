@@ -1,6 +1,5 @@
 """python -m memorization {estimate,merge,proxy,es,report} ... (see --help of each)."""
 import argparse
-import sys
 
 from engine import cli
 from engine.errors import cli_main
@@ -176,5 +175,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "memorization"  # error lines read "memorization: error: ..."
     raise SystemExit(main())
