@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_main
 from evaluation import aggregate
 
 
@@ -58,22 +58,22 @@ def test_analysis_scripts_write_tables_and_plots(tmp_path):
         for g in ("low", "mid", "high"):
             fake_run(tmp_path, "FT", "memorization", {"group": g, "proxy": "heldout"}, seed, 0.8 + seed / 100)
     fake_run(tmp_path, "FT", "memorization", {"group": "high", "proxy": "heldout"}, 3, 0, diverged="nan")
-    proc = run_script("analysis.py", "--save_dir", tmp_path)
+    proc = run_main("analysis.py", "--save_dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "analysis"
     assert (out / "tow.csv").is_file() and (out / "tow_by_memorization.png").stat().st_size > 1000
     md = (out / "tow.md").read_text()
     assert "+1 diverged" in md and "ToW" in md
-    proc = run_script("analysis_mia.py", "--save_dir", tmp_path)
+    proc = run_main("analysis_mia.py", "--save_dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (out / "tow_mia.csv").read_text().startswith("method,kind,group,n_seeds")
     assert (out / "tow_mia_by_memorization.png").is_file()
 
 
 def test_analysis_bad_input(tmp_path):
-    assert_clean_error(run_script("analysis.py", "--save_dir", tmp_path), "main_forget.py")
+    assert_clean_error(run_main("analysis.py", "--save_dir", tmp_path), "main_forget.py")
     bad = tmp_path / "unlearn" / "x" / "metrics.json"
     bad.parent.mkdir(parents=True)
     bad.write_text("{oops")
-    assert_clean_error(run_script("analysis_mia.py", "--save_dir", tmp_path), "corrupt")
+    assert_clean_error(run_main("analysis_mia.py", "--save_dir", tmp_path), "corrupt")
     assert not (tmp_path / "analysis").exists()

@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_main
 
 
 @pytest.fixture()
@@ -16,7 +16,7 @@ def run_dir(trained_digits, tmp_path):
 
 
 def forget(run_dir, *args):
-    return run_script("main_forget.py", "--save_dir", run_dir, *args)
+    return run_main("main_forget.py", "--save_dir", run_dir, *args)
 
 
 def metrics_of(run_dir, method, fs_name, seed=2):
@@ -94,7 +94,7 @@ def test_bad_input(run_dir, tmp_path):
     for args, needles in cases:
         assert_clean_error(forget(run_dir, *args), *needles)
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing written
-    assert_clean_error(run_script("main_forget.py", "--save_dir", tmp_path / "empty",
+    assert_clean_error(run_main("main_forget.py", "--save_dir", tmp_path / "empty",
                                   "--num_indexes_to_replace", "5"), "main_train.py")
     corrupt = tmp_path / "corrupt"
     shutil.copytree(run_dir, corrupt)
@@ -103,7 +103,7 @@ def test_bad_input(run_dir, tmp_path):
 
 
 def test_main_random_and_generate_mask(run_dir):
-    proc = run_script("generate_mask.py", "--save_dir", run_dir, "--num_indexes_to_replace", "30",
+    proc = run_main("generate_mask.py", "--save_dir", run_dir, "--num_indexes_to_replace", "30",
                       "--thresholds", "0.2,0.5")
     assert proc.returncode == 0, proc.stderr
     mask_dir = run_dir / "masks" / "random_n30_s2"
@@ -113,9 +113,9 @@ def test_main_random_and_generate_mask(run_dir):
     mask = torch.load(mask_dir / "mask_0.2.pt", weights_only=True)
     kept = sum(float(v.sum()) for v in mask.values()) / sum(v.numel() for v in mask.values())
     assert abs(kept - 0.2) < 0.01
-    proc = run_script("main_random.py", "--save_dir", run_dir, "--unlearn", "SalUn", "--path",
+    proc = run_main("main_random.py", "--save_dir", run_dir, "--unlearn", "SalUn", "--path",
                       mask_dir / "mask_0.2.pt", "--num_indexes_to_replace", "30", "--unlearn_epochs", "2")
     assert proc.returncode == 0, proc.stderr
     assert metrics_of(run_dir, "SalUn", "random_n30_s2")["config"]["mask_path"].endswith("mask_0.2.pt")
-    assert_clean_error(run_script("main_random.py", "--save_dir", run_dir, "--unlearn", "FT",
+    assert_clean_error(run_main("main_random.py", "--save_dir", run_dir, "--unlearn", "FT",
                                   "--num_indexes_to_replace", "5"), "main_forget.py")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import torch
 
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_main
 
 
 def test_train_writes_outputs_and_learning_events(trained_digits):
@@ -31,7 +31,7 @@ def test_train_writes_outputs_and_learning_events(trained_digits):
 def test_same_seed_same_metrics(tmp_path):
     runs = []
     for name in ("a", "b"):
-        proc = run_script("main_train.py", "--dataset", "synthetic", "--synth_n", "400",
+        proc = run_main("main_train.py", "--dataset", "synthetic", "--synth_n", "400",
                           "--epochs", "3", "--save_dir", tmp_path / name)
         assert proc.returncode == 0, proc.stderr
         runs.append(json.loads((tmp_path / name / "original" / "metrics.json").read_text()))
@@ -52,10 +52,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     ]
     for args, needles in cases:
         save = tmp_path / "out"
-        proc = run_script("main_train.py", *args, "--save_dir", save)
+        proc = run_main("main_train.py", *args, "--save_dir", save)
         assert_clean_error(proc, *needles)
         assert not save.exists(), args  # nothing written for bad input
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    proc = run_script("main_train.py", "--save_dir", blocker / "sub", "--epochs", "1")
+    proc = run_main("main_train.py", "--save_dir", blocker / "sub", "--epochs", "1")
     assert_clean_error(proc, "--save_dir")

@@ -6,7 +6,7 @@ from conftest import ROOT, copy_run_with_confidence_scores
 
 
 def sweep(script, save, *args):
-    env = {**os.environ, "PY": sys.executable, "TQDM_DISABLE": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PY": sys.executable, "PYTHONPATH": str(ROOT)}
     return subprocess.run(["bash", str(ROOT / "scripts" / script), "--save_dir", str(save), *args],
                           capture_output=True, text=True, env=env, timeout=900)
 
