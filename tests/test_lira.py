@@ -12,7 +12,7 @@ def test_lira_separates_original_from_retrain(tmp_path):
     proc = run_main("memorization", "estimate", *common, "--num_models", "16", "--epochs", "10")
     assert proc.returncode == 0, proc.stderr
     proc = run_main("main_forget.py", *common, "--unlearn", "original", "--mem", "high",
-                      "--num_indexes_to_replace", "40")
+                    "--num_indexes_to_replace", "40")
     assert proc.returncode == 0, proc.stderr
     m = json.loads(next((tmp_path / "unlearn" / "original").rglob("metrics.json")).read_text())
     original, retrained = m["attacks"]["lira"], m["reference"]["attacks"]["lira"]

@@ -32,7 +32,7 @@ def test_same_seed_same_metrics(tmp_path):
     runs = []
     for name in ("a", "b"):
         proc = run_main("main_train.py", "--dataset", "synthetic", "--synth_n", "400",
-                          "--epochs", "3", "--save_dir", tmp_path / name)
+                        "--epochs", "3", "--save_dir", tmp_path / name)
         assert proc.returncode == 0, proc.stderr
         runs.append(json.loads((tmp_path / name / "original" / "metrics.json").read_text()))
         events = np.load(tmp_path / name / "original" / "learning_events.npz")["confidence"]
