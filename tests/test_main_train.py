@@ -3,7 +3,7 @@ import json
 import numpy as np
 import torch
 
-from conftest import assert_clean_error, run_main
+from conftest import DIGITS_EPOCHS, assert_clean_error, run_main
 
 
 def test_train_writes_outputs_and_learning_events(trained_digits):
@@ -13,8 +13,8 @@ def test_train_writes_outputs_and_learning_events(trained_digits):
     metrics = json.loads((out / "metrics.json").read_text())
     acc = metrics["accuracy"]
     assert set(acc) == {"train", "val", "test"} and acc["test"] > 90
-    assert metrics["seed"] == 2 and metrics["config"]["epochs"] == 8 and metrics["split"]["sha256"]
-    assert metrics["wall_time_s"] > 0 and len(metrics["val_history"]) == 8
+    assert metrics["seed"] == 2 and metrics["config"]["epochs"] == DIGITS_EPOCHS and metrics["split"]["sha256"]
+    assert metrics["wall_time_s"] > 0 and len(metrics["val_history"]) == DIGITS_EPOCHS
     state = torch.load(out / "model.pt", weights_only=True)
     assert any(k.endswith("normalize.mean") for k in state)
     ev = np.load(out / "learning_events.npz", allow_pickle=False)
@@ -22,7 +22,7 @@ def test_train_writes_outputs_and_learning_events(trained_digits):
     n_train = split["n_total"] - len(split["val_idx"])
     assert ev["index"].shape == (n_train,) and not set(ev["index"]) & set(split["val_idx"])
     for key in ("confidence", "max_conf", "neg_entropy", "correct"):
-        assert ev[key].shape == (8, n_train) and np.isfinite(ev[key]).all(), key
+        assert ev[key].shape == (DIGITS_EPOCHS, n_train) and np.isfinite(ev[key]).all(), key
     assert np.all(ev["max_conf"] >= ev["confidence"] - 1e-6) and np.all(ev["neg_entropy"] <= 1e-6)
     # training makes examples easier: confidence rises from the first to the last epoch
     assert ev["confidence"][-1].mean() > ev["confidence"][0].mean() + 0.2
