@@ -62,7 +62,7 @@ def test_alternating_flip_and_linear_schedule():
 
 def test_main_train_with_fast_recipe(tmp_path):
     proc = run_main("main_train.py", "--arch", "fastnet", "--recipe", "fast", "--dataset", "synthetic",
-                    "--synth_shape", "3x32x32", "--synth_n", "300", "--epochs", "2", "--save_dir", tmp_path)
+                    "--synth_shape", "3x32x32", "--synth_n", "100", "--epochs", "2", "--save_dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "original" / "metrics.json").read_text())
     assert metrics["arch"] == "fastnet" and metrics["config"]["recipe"] == "fast"
