@@ -17,11 +17,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # no progress bars, in this process and in the processes it starts (tqdm reads this when imported)
 os.environ["TQDM_DISABLE"] = "1"
 
-# the entry points by the name a user runs (`python main_train.py`, `python -m memorization`)
-ENTRY_POINTS = {"main_train.py": "main_train", "main_forget.py": "main_forget", "main_random.py": "main_random",
-                "main_rum.py": "main_rum", "generate_mask.py": "generate_mask", "analysis.py": "analysis",
-                "analysis_mia.py": "analysis_mia", "simclr.py": "simclr", "memorization": "memorization.__main__",
-                "unlearn.augment": "unlearn.augment.__main__"}
 
 
 def pytest_configure(config):
@@ -51,10 +46,11 @@ def warnings_printed_as_by_a_process():
 
 
 def run_main(script, *args):
-    """Run an entry point as a user would (`script` as in ENTRY_POINTS), but in this process:
-    main(argv), its exit code and what it printed, as a CompletedProcess. Starting an interpreter
-    that imports torch takes seconds; keep real processes for what needs one."""
-    module = importlib.import_module(ENTRY_POINTS[script])
+    """Run an entry point as a user would (`main_train.py`, or `memorization` for `python -m
+    memorization`), but in this process: main(argv), its exit code and what it printed, as a
+    CompletedProcess. Starting an interpreter that imports torch takes seconds; keep real
+    processes for what needs one."""
+    module = importlib.import_module(script.removesuffix(".py") if script.endswith(".py") else f"{script}.__main__")
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     # sys.argv as the interpreter sets it (argparse names the program after it)

@@ -57,7 +57,7 @@ def run_rum(rum_dir, monkeypatch, *extra):
 
 def test_rum_steps_order_parts_and_none(rum_dir, monkeypatch):
     calls = run_rum(rum_dir, monkeypatch, "--rum_methods", "none,FT,GA", "--rum_epochs", "1,1,1",
-                     "--rum_lrs", "0.5,0.01,0.001", "--order", "high,low,mid")
+                    "--rum_lrs", "0.5,0.01,0.001", "--order", "high,low,mid")
     steps_calls = [c for c in calls if c["method"] != "retrain"]  # the reference is trained first
     path = next((rum_dir / "unlearn").glob("rum-none+FT+GA/*/s2/metrics.json"))
     m = json.loads(path.read_text())
