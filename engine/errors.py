@@ -1,5 +1,6 @@
 """User-facing errors: one line on stderr, exit code 2, never a traceback."""
 import functools
+import os
 import sys
 
 
@@ -11,6 +12,15 @@ class Diverged(Exception):
     """A loss or weight became NaN/inf; the run is recorded as diverged instead of averaged in."""
 
 
+def program_name(fn):
+    """The name a user ran fn's module by: `main_train.py`, or `memorization` for `python -m
+    memorization` (its __main__.py). Not sys.argv[0]: main(argv) may be called in another program."""
+    module = sys.modules[fn.__module__]
+    if module.__spec__ is not None and module.__spec__.name.endswith(".__main__"):
+        return module.__spec__.name.removesuffix(".__main__")
+    return os.path.basename(module.__file__)
+
+
 def cli_main(fn):
     """Wrap an entry point so UserError becomes `prog: error: msg` and exit 2."""
     @functools.wraps(fn)
@@ -18,8 +28,7 @@ def cli_main(fn):
         try:
             return fn(argv)
         except UserError as e:
-            prog = sys.argv[0].split("/")[-1] if sys.argv and sys.argv[0] else "error"
-            print(f"{prog}: error: {e}", file=sys.stderr)
+            print(f"{program_name(fn)}: error: {e}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted: no partial output was kept", file=sys.stderr)

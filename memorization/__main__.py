@@ -1,6 +1,5 @@
 """python -m memorization {estimate,merge,proxy,es,report} ... (see --help of each)."""
 import argparse
-import sys
 
 from engine import cli, recipe
 from engine.config import freeze, from_args
@@ -188,5 +187,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "memorization"  # error lines read "memorization: error: ..."
     raise SystemExit(main())

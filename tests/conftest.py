@@ -1,7 +1,12 @@
+import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -9,14 +14,53 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # the test models are tiny: one thread is as fast, and two stall each other on a busy machine
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# no progress bars, in this process and in the processes it starts (tqdm reads this when imported)
+os.environ["TQDM_DISABLE"] = "1"
 
 
-def run_script(script, *args, cwd=None, timeout=600):
-    """Run an entry script as a user would; returns CompletedProcess (text)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
-    target = [script] if script == "-m" else [str(ROOT / script)]  # "-m", "package" runs a module
-    return subprocess.run([sys.executable, *target, *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd or ROOT, env=env, timeout=timeout)
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long end-to-end run (real processes); "
+                                       "`pytest -m 'not slow'` skips them while editing")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The test models are tiny: a second intra-op thread only adds spin-waiting on a busy machine
+    (and OMP_NUM_THREADS above may have been set by the user)."""
+    import torch
+    torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def warnings_printed_as_by_a_process():
+    """pytest records warnings; a user's process prints them on stderr (with Python's default
+    filters), where they count against the one-line error contract."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: \
+            sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        yield
+
+
+def run_main(script, *args):
+    """Run an entry point as a user would (`main_train.py`, or `memorization` for `python -m
+    memorization`), but in this process: main(argv), its exit code and what it printed, as a
+    CompletedProcess. Starting an interpreter that imports torch takes seconds; keep real
+    processes for what needs one."""
+    module = importlib.import_module(script.removesuffix(".py") if script.endswith(".py") else f"{script}.__main__")
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    # sys.argv as the interpreter sets it (argparse names the program after it)
+    with mock.patch.object(sys, "argv", [module.__file__, *argv]), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err), warnings_printed_as_by_a_process():
+        try:
+            code = module.main(argv)
+        except SystemExit as e:  # argparse and cli_main exit; main() returns the code otherwise
+            code = e.code
+    return subprocess.CompletedProcess([script, *argv], code or 0, out.getvalue(), err.getvalue())
 
 
 def assert_clean_error(proc, *needles):
@@ -29,11 +73,15 @@ def assert_clean_error(proc, *needles):
         assert n in err, (n, err)
 
 
+DIGITS_EPOCHS = 5  # enough for > 90% test accuracy
+DIGITS_TRAIN = ("--dataset", "digits", "--epochs", str(DIGITS_EPOCHS))  # trained_digits's flags
+
+
 @pytest.fixture(scope="session")
 def trained_digits(tmp_path_factory):
     """One small original model on digits, shared by tests that need a trained model."""
     save = tmp_path_factory.mktemp("digits_run")
-    proc = run_script("main_train.py", "--dataset", "digits", "--save_dir", save, "--epochs", "8")
+    proc = run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save)
     assert proc.returncode == 0, proc.stderr
     return save
 
@@ -49,17 +97,6 @@ def copy_run_with_confidence_scores(trained, dst):
     write_npz(dst / "memorization" / "confidence.npz", index=ev["index"],
               score=ev["confidence"].mean(0).astype(np.float64), memorization_sign=np.array(-1.0))
     return dst
-
-
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """In-process tests of tiny models: a second intra-op thread only adds spin-waiting on a busy
-    machine (and OMP_NUM_THREADS above may have been set by the user)."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def digits_forget_retain(tmp_path_factory, n_forget, n_retain):

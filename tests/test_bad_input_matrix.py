@@ -94,7 +94,6 @@ def cases(b):
 
 
 def test_bad_input_matrix(base, capsys, monkeypatch):
-    monkeypatch.setenv("TQDM_DISABLE", "1")
     monkeypatch.chdir(base)
     failures = []
     for script, argv, needle in cases(base):

@@ -13,16 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_main
 from datasets.base import TensorSet, augment_batch
 from engine import distributed, io
 from engine.errors import UserError
 
 
-def torchrun(script, *args, nproc=2, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+def torchrun(*steps, nproc=2, timeout=300):
+    """`torchrun --nproc_per_node 2` of entry points, run one after the other (tests/steps.py)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--standalone",
-           str(ROOT / script), *map(str, args)]
+           str(ROOT / "tests" / "steps.py"), *map(str, steps)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
 
 
@@ -43,6 +44,7 @@ def assert_close_accuracy(a, b):
         assert abs(a[k] - b[k]) < 0.5, (k, a[k], b[k])
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_equal_one_process(tmp_path):
     """main_train.py and main_forget.py (retrain reference + NG, two batches a step) under
     torchrun --nproc_per_node 2 give the weights and figures of a one-process run."""
@@ -50,9 +52,10 @@ def test_torchrun_two_processes_equal_one_process(tmp_path):
     train = ("--dataset", "digits", "--arch", "mlp", "--epochs", "2")
     forget = ("--unlearn", "NG", "--num_indexes_to_replace", "64", "--retrain_epochs", "2",
               "--unlearn_epochs", "2", "--save_model")
-    proc = run_script("main_train.py", *train, "--save_dir", one)
-    assert proc.returncode == 0, proc.stderr
-    proc = torchrun("main_train.py", *train, "--save_dir", two)
+    for script, args in (("main_train.py", train), ("main_forget.py", forget)):
+        proc = run_main(script, *args, "--save_dir", one)
+        assert proc.returncode == 0, proc.stderr
+    proc = torchrun("main_train.py", *train, "--save_dir", two, "--", "main_forget.py", *forget, "--save_dir", two)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     assert_same_model(one / "original", two / "original")
@@ -64,10 +67,6 @@ def test_torchrun_two_processes_equal_one_process(tmp_path):
         assert np.isfinite(e2[key]).all(), key  # every example recorded by one of the ranks
         assert np.allclose(e1[key], e2[key], atol=1e-4), key
 
-    proc = run_script("main_forget.py", "--save_dir", one, *forget)
-    assert proc.returncode == 0, proc.stderr
-    proc = torchrun("main_forget.py", "--save_dir", two, *forget)
-    assert proc.returncode == 0, proc.stderr[-3000:]
     f1, f2 = (json.loads(next((d / "unlearn" / "NG").glob("*/s2/metrics.json")).read_text()) for d in (one, two))
     assert_close_accuracy(f1["accuracy"], f2["accuracy"])
     assert_close_accuracy(f1["reference"]["accuracy"], f2["reference"]["accuracy"])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import models
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_main
 from engine import device as dev
 from engine.errors import UserError
 
@@ -50,7 +50,7 @@ def test_compile_is_refused_on_cpu(tmp_path):
     with pytest.raises(UserError, match="--compile"):
         dev.prepare_model(build("mlp"), torch.device("cpu"), compile=True)
     save = tmp_path / "out"
-    proc = run_script("main_train.py", "--compile", "--device", "cpu", "--save_dir", save)
+    proc = run_main("main_train.py", "--compile", "--device", "cpu", "--save_dir", save)
     assert_clean_error(proc, "--compile", "CPU")
     assert not save.exists()
 

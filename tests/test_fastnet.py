@@ -6,7 +6,7 @@ import torch
 
 import datasets
 import models
-from conftest import run_script
+from conftest import run_main
 from datasets.base import alternating_flip
 from engine import recipe
 from engine.train import Trainer
@@ -61,8 +61,8 @@ def test_alternating_flip_and_linear_schedule():
 
 
 def test_main_train_with_fast_recipe(tmp_path):
-    proc = run_script("main_train.py", "--arch", "fastnet", "--recipe", "fast", "--dataset", "synthetic",
-                      "--synth_shape", "3x32x32", "--synth_n", "300", "--epochs", "2", "--save_dir", tmp_path)
+    proc = run_main("main_train.py", "--arch", "fastnet", "--recipe", "fast", "--dataset", "synthetic",
+                    "--synth_shape", "3x32x32", "--synth_n", "100", "--epochs", "2", "--save_dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "original" / "metrics.json").read_text())
     assert metrics["arch"] == "fastnet" and metrics["config"]["recipe"] == "fast"
@@ -74,8 +74,8 @@ def test_estimate_with_fast_recipe(tmp_path):
     synth = ["--dataset", "synthetic", "--synth_shape", "1x8x8", "--synth_n", "120"]
     bundle = datasets.load_bundle("synthetic", synth_n=120, synth_shape="1x8x8")
     datasets.prepare_data(bundle, tmp_path, "cpu", create_split=True)
-    proc = run_script("-m", "memorization", "estimate", "--arch", "fastnet", "--recipe", "fast",
-                      "--num_models", "2", "--models_per_batch", "2", "--epochs", "2", *synth,
-                      "--save_dir", tmp_path)
+    proc = run_main("memorization", "estimate", "--arch", "fastnet", "--recipe", "fast",
+                    "--num_models", "2", "--models_per_batch", "2", "--epochs", "2", *synth,
+                    "--save_dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "memorization" / "heldout.npz").is_file()

@@ -2,17 +2,17 @@
 forget examples look like members far more often than against the retrain reference."""
 import json
 
-from conftest import run_script
+from conftest import run_main
 
 
 def test_lira_separates_original_from_retrain(tmp_path):
     common = ("--dataset", "synthetic", "--synth_n", "600", "--arch", "mlp", "--save_dir", tmp_path)
-    proc = run_script("main_train.py", *common, "--epochs", "20")
+    proc = run_main("main_train.py", *common, "--epochs", "20")
     assert proc.returncode == 0, proc.stderr
-    proc = run_script("-m", "memorization", "estimate", *common, "--num_models", "16", "--epochs", "10")
+    proc = run_main("memorization", "estimate", *common, "--num_models", "16", "--epochs", "10")
     assert proc.returncode == 0, proc.stderr
-    proc = run_script("main_forget.py", *common, "--unlearn", "original", "--mem", "high",
-                      "--num_indexes_to_replace", "40")
+    proc = run_main("main_forget.py", *common, "--unlearn", "original", "--mem", "high",
+                    "--num_indexes_to_replace", "40")
     assert proc.returncode == 0, proc.stderr
     m = json.loads(next((tmp_path / "unlearn" / "original").rglob("metrics.json")).read_text())
     original, retrained = m["attacks"]["lira"], m["reference"]["attacks"]["lira"]

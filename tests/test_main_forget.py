@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_main
 
 
 @pytest.fixture()
@@ -15,7 +15,11 @@ def run_dir(trained_digits, tmp_path):
 
 
 def forget(run_dir, *args):
-    return run_script("main_forget.py", "--save_dir", run_dir, *args)
+    return run_main("main_forget.py", "--save_dir", run_dir, *args)
+
+
+# a one-epoch retrain reference: these tests check how a run uses it, not how good it is
+QUICK_REFERENCE = ("--retrain_epochs", "1")
 
 
 def metrics_of(run_dir, method, fs_name, seed=2):
@@ -23,8 +27,9 @@ def metrics_of(run_dir, method, fs_name, seed=2):
 
 
 def test_retrain_matches_its_reference_exactly_and_reference_is_cached(run_dir):
-    proc = forget(run_dir, "--unlearn", "retrain", "--unlearn_epochs", "8", "--unlearn_lr", "0.1",
-                  "--num_indexes_to_replace", "60")
+    # the reference's recipe (2 epochs, the original's lr 0.1) for the retrain method itself
+    ref = ("--retrain_epochs", "2", "--num_indexes_to_replace", "60")
+    proc = forget(run_dir, "--unlearn", "retrain", "--unlearn_epochs", "2", "--unlearn_lr", "0.1", *ref)
     assert proc.returncode == 0, proc.stderr
     m = metrics_of(run_dir, "retrain", "random_n60_s2")
     assert m["tow"] == 1.0 and m["tow_mia"] == 1.0  # the reference against itself
@@ -37,7 +42,7 @@ def test_retrain_matches_its_reference_exactly_and_reference_is_cached(run_dir):
     refs = list((run_dir / "retrain").iterdir())
     assert len(refs) == 1
     stamp = (refs[0] / "model.pt").stat().st_mtime_ns
-    proc = forget(run_dir, "--unlearn", "GA", "--num_indexes_to_replace", "60")
+    proc = forget(run_dir, "--unlearn", "GA", *ref)
     assert proc.returncode == 0, proc.stderr
     assert (refs[0] / "model.pt").stat().st_mtime_ns == stamp  # reused, not retrained
     ga = metrics_of(run_dir, "GA", "random_n60_s2")
@@ -47,7 +52,8 @@ def test_retrain_matches_its_reference_exactly_and_reference_is_cached(run_dir):
 def test_same_seed_same_metrics(run_dir):
     out = []
     for tag in ("a", "b"):
-        proc = forget(run_dir, "--unlearn", "NG", "--num_indexes_to_replace", "40", "--tag", tag)
+        proc = forget(run_dir, "--unlearn", "NG", "--unlearn_epochs", "1", "--num_indexes_to_replace", "40",
+                      "--tag", tag, *QUICK_REFERENCE)
         assert proc.returncode == 0, proc.stderr
         m = metrics_of(run_dir, f"NG-{tag}", "random_n40_s2")
         out.append((m["accuracy"], m["mia"], m["tow"], m["tow_mia"]))
@@ -55,7 +61,7 @@ def test_same_seed_same_metrics(run_dir):
 
 
 def test_class_wise_forgetting_drops_the_class_from_test(run_dir):
-    proc = forget(run_dir, "--unlearn", "FT", "--unlearn_epochs", "1", "--class_to_replace", "3")
+    proc = forget(run_dir, "--unlearn", "FT", "--unlearn_epochs", "1", "--class_to_replace", "3", *QUICK_REFERENCE)
     assert proc.returncode == 0, proc.stderr
     m = metrics_of(run_dir, "FT", "class3_all")
     assert "test_forgotten_classes" in m["accuracy"] and m["forget_set"]["kind"] == "class"
@@ -65,7 +71,7 @@ def test_class_wise_forgetting_drops_the_class_from_test(run_dir):
 
 def test_diverged_run_is_recorded_not_averaged(run_dir):
     proc = forget(run_dir, "--unlearn", "GA", "--unlearn_lr", "1e30", "--unlearn_epochs", "3",
-                  "--num_indexes_to_replace", "50")
+                  "--num_indexes_to_replace", "50", *QUICK_REFERENCE)
     assert proc.returncode == 1 and "diverged" in proc.stderr
     m = metrics_of(run_dir, "GA", "random_n50_s2")
     assert m["diverged"] and m["tow"] is None and m["accuracy"] == {}
@@ -93,8 +99,8 @@ def test_bad_input(run_dir, tmp_path):
     for args, needles in cases:
         assert_clean_error(forget(run_dir, *args), *needles)
     assert sorted(p.relative_to(run_dir) for p in run_dir.rglob("*")) == before  # nothing written
-    assert_clean_error(run_script("main_forget.py", "--save_dir", tmp_path / "empty",
-                                  "--num_indexes_to_replace", "5"), "main_train.py")
+    assert_clean_error(run_main("main_forget.py", "--save_dir", tmp_path / "empty",
+                                "--num_indexes_to_replace", "5"), "main_train.py")
     corrupt = tmp_path / "corrupt"
     shutil.copytree(run_dir, corrupt)
     (corrupt / "original" / "model.pt").write_bytes(b"not a checkpoint")
@@ -102,8 +108,8 @@ def test_bad_input(run_dir, tmp_path):
 
 
 def test_main_random_and_generate_mask(run_dir):
-    proc = run_script("generate_mask.py", "--save_dir", run_dir, "--num_indexes_to_replace", "30",
-                      "--thresholds", "0.2,0.5")
+    proc = run_main("generate_mask.py", "--save_dir", run_dir, "--num_indexes_to_replace", "30",
+                    "--thresholds", "0.2,0.5")
     assert proc.returncode == 0, proc.stderr
     mask_dir = run_dir / "masks" / "random_n30_s2"
     info = json.loads((mask_dir / "masks.json").read_text())
@@ -112,9 +118,10 @@ def test_main_random_and_generate_mask(run_dir):
     mask = torch.load(mask_dir / "mask_0.2.pt", weights_only=True)
     kept = sum(float(v.sum()) for v in mask.values()) / sum(v.numel() for v in mask.values())
     assert abs(kept - 0.2) < 0.01
-    proc = run_script("main_random.py", "--save_dir", run_dir, "--unlearn", "SalUn", "--path",
-                      mask_dir / "mask_0.2.pt", "--num_indexes_to_replace", "30", "--unlearn_epochs", "2")
+    proc = run_main("main_random.py", "--save_dir", run_dir, "--unlearn", "SalUn", "--path",
+                    mask_dir / "mask_0.2.pt", "--num_indexes_to_replace", "30", "--unlearn_epochs", "2",
+                    *QUICK_REFERENCE)
     assert proc.returncode == 0, proc.stderr
     assert metrics_of(run_dir, "SalUn", "random_n30_s2")["config"]["mask_path"].endswith("mask_0.2.pt")
-    assert_clean_error(run_script("main_random.py", "--save_dir", run_dir, "--unlearn", "FT",
-                                  "--num_indexes_to_replace", "5"), "main_forget.py")
+    assert_clean_error(run_main("main_random.py", "--save_dir", run_dir, "--unlearn", "FT",
+                                "--num_indexes_to_replace", "5"), "main_forget.py")

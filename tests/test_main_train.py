@@ -3,7 +3,7 @@ import json
 import numpy as np
 import torch
 
-from conftest import assert_clean_error, run_script
+from conftest import DIGITS_EPOCHS, assert_clean_error, run_main
 
 
 def test_train_writes_outputs_and_learning_events(trained_digits):
@@ -13,8 +13,8 @@ def test_train_writes_outputs_and_learning_events(trained_digits):
     metrics = json.loads((out / "metrics.json").read_text())
     acc = metrics["accuracy"]
     assert set(acc) == {"train", "val", "test"} and acc["test"] > 90
-    assert metrics["seed"] == 2 and metrics["config"]["epochs"] == 8 and metrics["split"]["sha256"]
-    assert metrics["wall_time_s"] > 0 and len(metrics["val_history"]) == 8
+    assert metrics["seed"] == 2 and metrics["config"]["epochs"] == DIGITS_EPOCHS and metrics["split"]["sha256"]
+    assert metrics["wall_time_s"] > 0 and len(metrics["val_history"]) == DIGITS_EPOCHS
     state = torch.load(out / "model.pt", weights_only=True)
     assert any(k.endswith("normalize.mean") for k in state)
     ev = np.load(out / "learning_events.npz", allow_pickle=False)
@@ -22,7 +22,7 @@ def test_train_writes_outputs_and_learning_events(trained_digits):
     n_train = split["n_total"] - len(split["val_idx"])
     assert ev["index"].shape == (n_train,) and not set(ev["index"]) & set(split["val_idx"])
     for key in ("confidence", "max_conf", "neg_entropy", "correct"):
-        assert ev[key].shape == (8, n_train) and np.isfinite(ev[key]).all(), key
+        assert ev[key].shape == (DIGITS_EPOCHS, n_train) and np.isfinite(ev[key]).all(), key
     assert np.all(ev["max_conf"] >= ev["confidence"] - 1e-6) and np.all(ev["neg_entropy"] <= 1e-6)
     # training makes examples easier: confidence rises from the first to the last epoch
     assert ev["confidence"][-1].mean() > ev["confidence"][0].mean() + 0.2
@@ -31,8 +31,8 @@ def test_train_writes_outputs_and_learning_events(trained_digits):
 def test_same_seed_same_metrics(tmp_path):
     runs = []
     for name in ("a", "b"):
-        proc = run_script("main_train.py", "--dataset", "synthetic", "--synth_n", "400",
-                          "--epochs", "3", "--save_dir", tmp_path / name)
+        proc = run_main("main_train.py", "--dataset", "synthetic", "--synth_n", "400",
+                        "--epochs", "3", "--save_dir", tmp_path / name)
         assert proc.returncode == 0, proc.stderr
         runs.append(json.loads((tmp_path / name / "original" / "metrics.json").read_text()))
         events = np.load(tmp_path / name / "original" / "learning_events.npz")["confidence"]
@@ -52,10 +52,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     ]
     for args, needles in cases:
         save = tmp_path / "out"
-        proc = run_script("main_train.py", *args, "--save_dir", save)
+        proc = run_main("main_train.py", *args, "--save_dir", save)
         assert_clean_error(proc, *needles)
         assert not save.exists(), args  # nothing written for bad input
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    proc = run_script("main_train.py", "--save_dir", blocker / "sub", "--epochs", "1")
+    proc = run_main("main_train.py", "--save_dir", blocker / "sub", "--epochs", "1")
     assert_clean_error(proc, "--save_dir")

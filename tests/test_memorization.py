@@ -391,7 +391,7 @@ def test_bad_input_is_one_line_exit_2(synth, tmp_path, capsys):
 
 
 def test_module_entry_point_errors_without_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "memorization", "estimate", "--save_dir", tmp_path / "x"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr

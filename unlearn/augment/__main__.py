@@ -99,5 +99,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "unlearn.augment"  # error lines say "unlearn.augment: error: ..."
     sys.exit(main())
