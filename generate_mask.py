@@ -61,11 +61,13 @@ def main(argv=None):
     forget = ctx.data.train.select(forget_set.indices)
     saliency = forget_gradient_saliency(ctx.model, forget, cfg.batch_size, cfg.unlearn_epochs, cfg.seed)
     masks = masks_from_saliency(saliency, cfg.thresholds, legacy_bottom=cfg.legacy_bottom)
-    files = {f"mask_{q}.pt": save_state(out / f"mask_{q}.pt", {k: v.cpu() for k, v in mask.items()})
-             for q, mask in masks.items()}
+    files, sha = {}, {}
+    for q, mask in masks.items():
+        files[str(q)] = str(out / f"mask_{q}.pt")
+        sha[f"mask_{q}.pt"] = save_state(out / f"mask_{q}.pt", {k: v.cpu() for k, v in mask.items()})
     # masks.json last (its presence marks complete masks): the forget set and each file's checksum
     write_json(out / "masks.json", {**run_record(cfg, ctx.data.split), "forget_set": forget_set.describe(),
-                                    "legacy_bottom": cfg.legacy_bottom, "sha256": files,
+                                    "legacy_bottom": cfg.legacy_bottom, "files": files, "sha256": sha,
                                     "model_sha256": ctx.model_sha256})
     print(f"{len(files)} masks for {forget_set.name} ({len(forget)} examples) -> {out}/mask_<q>.pt")
     return 0

@@ -22,15 +22,27 @@ def program_name(fn):
 
 
 def cli_main(fn):
-    """Wrap an entry point so UserError becomes `prog: error: msg` and exit 2."""
+    """Wrap an entry point so that what went wrong is one line on stderr, never a traceback:
+    bad input (UserError), a training run that diverged outside a recorded method, and a failed
+    read or write (a full disk, a folder without permission: OSError) exit 2; an interrupt exits
+    130. Output files are written atomically, so none of these leaves a half-written file."""
     @functools.wraps(fn)
     def wrapper(argv=None):
         try:
             return fn(argv)
         except UserError as e:
-            print(f"{program_name(fn)}: error: {e}", file=sys.stderr)
-            sys.exit(2)
+            fail(fn, e)
+        except Diverged as e:
+            fail(fn, f"diverged: {e}; lower the learning rate")
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            fail(fn, f"cannot read or write{where}: {e.strerror or e}")
         except KeyboardInterrupt:
             print("interrupted: no partial output was kept", file=sys.stderr)
             sys.exit(130)
     return wrapper
+
+
+def fail(fn, message):
+    print(f"{program_name(fn)}: error: {message}", file=sys.stderr)
+    sys.exit(2)

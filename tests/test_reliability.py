@@ -1,4 +1,5 @@
 """Interruption, resume, safe loading and numerical faults, tested on whole runs."""
+import hashlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ def test_killed_training_resumes_to_the_same_result(trained_digits, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # one thread, as trained_digits
     proc = subprocess.Popen([sys.executable, str(ROOT / "main_train.py"), *DIGITS_TRAIN, "--save_dir", str(save)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    progress = save / "original" / "progress.pt"
+    progress = save / ".original.next" / "progress.json"  # the checkpoint's sidecar, written after it
     deadline = time.time() + 300
     while not progress.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -47,7 +48,12 @@ def test_checkpoint_with_a_pickled_callable_is_refused(trained_digits, tmp_path)
     shutil.copytree(trained_digits, save)
     torch.save({"weight": torch.zeros(1), "hook": os.system}, save / "original" / "model.pt")
     proc = run_main("main_forget.py", "--save_dir", save, "--num_indexes_to_replace", "5")
-    assert_clean_error(proc, "refused")
+    assert_clean_error(proc, "corrupt")  # its checksum is not the one model.json recorded
+    meta = json.loads((save / "original" / "model.json").read_text())  # and with a matching checksum
+    meta["sha256"] = hashlib.sha256((save / "original" / "model.pt").read_bytes()).hexdigest()
+    (save / "original" / "model.json").write_text(json.dumps(meta))
+    proc = run_main("main_forget.py", "--save_dir", save, "--num_indexes_to_replace", "5")
+    assert_clean_error(proc, "refused for safety")
 
 
 def test_diverged_training_is_recorded(tmp_path):

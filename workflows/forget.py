@@ -194,7 +194,8 @@ def retrain_reference(ctx, forget_set, sets):
     settings = reference_settings(ctx, forget_set)
     folder = reference_dir(ctx, settings)
     # two runs on the same new forget set: one trains the reference, the other waits and reuses it
-    with locked(folder.with_name(folder.name + ".lock"), "the retrain reference") if distributed.is_main() \
+    with locked(Path(ctx.cfg.save_dir) / ".locks" / f"retrain-{folder.name}", "the retrain reference") \
+            if distributed.is_main() \
             else contextlib.nullcontext():
         cached = cached_reference(folder, settings)
         if cached is not None:

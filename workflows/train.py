@@ -1,4 +1,5 @@
 """Training of the original model (and of any model from scratch on a given training set)."""
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -35,8 +36,11 @@ def save_progress(path, model, h, gen, history, events, recipe_record):
 def restore_progress(path, model, h, gen, events, recipe_record):
     """Continue from the last finished epoch of a killed run (--resume); a run with another
     recipe is refused (its weights would be recorded under a recipe that did not make them)."""
-    meta = read_json(Path(path).with_suffix(".json"), "resume checkpoint description",
-                     schema={"sha256": str, "recipe": dict})
+    sidecar = Path(path).with_suffix(".json")
+    if not sidecar.is_file():
+        raise UserError(f"the resume checkpoint {path} is incomplete (killed while saving it?); drop --resume "
+                        "to start again")
+    meta = read_json(sidecar, "resume checkpoint description", schema={"sha256": str, "recipe": dict})
     changed = [k for k, v in recipe_record.items() if meta["recipe"].get(k) != v]
     if changed:
         k = changed[0]
@@ -143,12 +147,15 @@ def train_original(cfg):
     arch = models.check_arch(cfg.arch or bundle.default_arch)
     data = datasets.attach(cfg, bundle, device, create_split=True)
     out = recover_folder(Path(cfg.save_dir) / "original", "metrics.json")
-    with locked(Path(cfg.save_dir) / ".original.lock", "the original model"):
-        return _train_into(cfg, out, staging(out), arch, data, device)
+    # data parallel: rank 0 alone locks, writes and moves files (the others wait in collectives)
+    main = distributed.is_main()
+    with locked(Path(cfg.save_dir) / ".locks" / "original", "the original model") if main \
+            else contextlib.nullcontext():
+        return _train_into(cfg, out, staging(out), arch, data, device, main)
 
 
-def _train_into(cfg, out, stage, arch, data, device):
-    if not cfg.resume:
+def _train_into(cfg, out, stage, arch, data, device, main):
+    if main and not cfg.resume:
         shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
@@ -170,14 +177,16 @@ def _train_into(cfg, out, stage, arch, data, device):
                                                              "test": data.test}),
                "val_history": history, "wall_time_s": wall}
     if diverged and (out / "model.json").exists():  # keep the last good model; record nothing over it
-        shutil.rmtree(stage, ignore_errors=True)
+        if main:
+            shutil.rmtree(stage, ignore_errors=True)
         return {**metrics, "kept": str(out)}
     if not diverged:
         save_model(stage, model, build, dataset=cfg.dataset, split_sha=data.split.sha, seed=cfg.seed)
         events.save(stage / "learning_events.npz")
-    for leftover in ("progress.pt", "progress.json"):
-        (stage / leftover).unlink(missing_ok=True)
     write_json(stage / "config.json", config)
     write_json(stage / "metrics.json", metrics)  # written last: its presence marks a finished run
-    replace_folder(out)
+    if main:
+        for leftover in ("progress.pt", "progress.json"):
+            (stage / leftover).unlink(missing_ok=True)
+        replace_folder(out)
     return metrics

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import UserError
-from engine.io import load_state, read_json, save_state, write_json
+from engine.io import check_schema, load_state, read_json, save_state, write_json
 
 
 def dcgan_init(module):
@@ -186,7 +186,7 @@ def load_generator(folder, kind, data, forget_set, hint):
     what = f"{kind} generator"
     if not (folder / "generator.json").is_file():
         raise UserError(f"{what} not found: {folder / 'generator.json'}; {hint}")
-    meta = read_json(folder / "generator.json", f"{what} description", schema=GENERATOR_JSON)
+    meta = read_json(folder / "generator.json", f"{what} description", schema={"kind": str})
     if meta.get("kind") != kind:
         raise UserError(f"{folder} holds a {meta.get('kind')!r} generator, not {kind!r}; {hint}")
     if meta.get("dataset") != data.bundle.name or meta.get("split_sha") != data.split.sha:
@@ -195,6 +195,7 @@ def load_generator(folder, kind, data, forget_set, hint):
     if meta.get("forget_sha256") != forget_set.sha256:
         raise UserError(f"{what} {folder} was trained for forget set {meta.get('forget_set')!r}, "
                         f"not {forget_set.name!r}; {hint}")
+    check_schema(meta, GENERATOR_JSON, f"{what} description {folder / 'generator.json'}")
     build = meta["build"]
     try:
         net = ImageGenerator(**build) if kind == "arpl" else FeatureGenerator(**build)
