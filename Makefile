@@ -6,21 +6,26 @@ DEMO_DIR ?= runs/demo
 
 .PHONY: demo test bench clean-demo
 
-$(PY):
-	python3 -m venv $(VENV)
+STAMP := $(VENV)/.requirements-installed
+
+# (re)install when requirements.txt is newer than the last install
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install -r requirements.txt
+	touch $(STAMP)
 
 # one OpenMP thread a process unless OMP_NUM_THREADS says otherwise: the demo's models are tiny,
 # and on a busy machine two threads a process ran the demo 7x slower (docs/performance.md)
-demo: $(PY)
+demo: $(STAMP)
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} bash scripts/demo.sh $(PY) $(DEMO_DIR)
 
-test: $(PY)
-	$(PY) -m pytest -q tests
+# two worker processes of one thread each (pytest-xdist): the suite's models are tiny
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 tests
 
 # benchmarks (ratios; bench/results/bench.json): `make bench BENCH_ARGS=--quick` for a short run
-bench: $(PY)
+bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean-demo:

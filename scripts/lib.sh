@@ -70,7 +70,8 @@ run_jobs() {  # run the commands on stdin, $JOBS at a time; a failed job does no
 }
 
 finish() {  # tables of whatever finished; non-zero exit if a job failed (re-run to resume)
+  "$PY" analysis_mia.py --save_dir "$SAVE" >/dev/null & local mia=$!  # side by side: one core each
   "$PY" analysis.py --save_dir "$SAVE"
-  "$PY" analysis_mia.py --save_dir "$SAVE" >/dev/null && echo "ToW-MIA tables in $SAVE/analysis/"
+  wait "$mia" && echo "ToW-MIA tables in $SAVE/analysis/"
   if [ "$FAILED" != 0 ]; then echo "some runs failed (see FAILED lines above); re-run to retry them" >&2; exit 1; fi
 }

@@ -79,10 +79,16 @@ DIGITS_TRAIN = ("--dataset", "digits", "--epochs", str(DIGITS_EPOCHS))  # traine
 
 @pytest.fixture(scope="session")
 def trained_digits(tmp_path_factory):
-    """One small original model on digits, shared by tests that need a trained model."""
-    save = tmp_path_factory.mktemp("digits_run")
-    proc = run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save)
-    assert proc.returncode == 0, proc.stderr
+    """One small original model on digits, shared by tests that need a trained model (and by the
+    pytest-xdist workers of one session: the first trains it, the others wait and reuse it)."""
+    from engine.io import locked
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    save = shared / "digits_run"
+    with locked(shared / "digits_run.lock", "the shared digits run"):
+        if not (save / "original" / "metrics.json").is_file():
+            proc = run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save)
+            assert proc.returncode == 0, proc.stderr
     return save
 
 

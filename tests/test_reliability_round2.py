@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import engine.io
-from conftest import DIGITS_TRAIN, assert_clean_error, copy_run_with_confidence_scores, run_main
+from conftest import assert_clean_error, copy_run_with_confidence_scores, run_main
 
 N = ("--num_indexes_to_replace", "20", "--retrain_epochs", "1", "--unlearn_epochs", "1")
+QUICK_TRAIN = ("--dataset", "digits", "--epochs", "2")  # where only the files a run leaves matter
 
 
 @pytest.fixture
@@ -67,12 +68,12 @@ def test_resume_refuses_another_recipe(tmp_path, monkeypatch):
         raise KeyboardInterrupt  # as a kill would: the epoch's checkpoint is on disk, nothing else
 
     monkeypatch.setattr(train, "save_progress", die_after_first_epoch)
-    assert run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save).returncode == 130
+    assert run_main("main_train.py", *QUICK_TRAIN, "--save_dir", save).returncode == 130
     monkeypatch.setattr(train, "save_progress", real)
     assert not (save / "original").exists()  # nothing looks complete
-    proc = run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save, "--lr", "0.5", "--resume")
+    proc = run_main("main_train.py", *QUICK_TRAIN, "--save_dir", save, "--lr", "0.5", "--resume")
     assert_clean_error(proc, "--lr")
-    assert run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save, "--resume").returncode == 0
+    assert run_main("main_train.py", *QUICK_TRAIN, "--save_dir", save, "--resume").returncode == 0
     assert json.loads((save / "original" / "config.json").read_text())["config"]["lr"] == 0.1
 
 
@@ -87,14 +88,14 @@ def test_rerun_over_a_finished_folder_keeps_the_old_model_until_the_new_one_is_d
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train, "save_model", interrupted)  # killed while writing the new model
-    assert run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", run, "--seed", "5").returncode == 130
+    assert run_main("main_train.py", *QUICK_TRAIN, "--save_dir", run, "--seed", "5").returncode == 130
     assert {p.name: p.read_bytes() for p in (run / "original").iterdir()} == before
     monkeypatch.undo()
     # diverged: the last good model and its metrics stay
-    assert run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", run, "--lr", "1e30").returncode == 1
+    assert run_main("main_train.py", *QUICK_TRAIN, "--save_dir", run, "--lr", "1e30").returncode == 1
     assert {p.name: p.read_bytes() for p in (run / "original").iterdir()} == before
     # a successful rerun replaces it, and what was derived from the old model is refused
-    assert run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", scored, "--seed", "5").returncode == 0
+    assert run_main("main_train.py", *QUICK_TRAIN, "--save_dir", scored, "--seed", "5").returncode == 0
     proc = run_main("main_forget.py", "--save_dir", scored, "--mem", "high", "--mem_proxy", "confidence", *N)
     assert_clean_error(proc, "earlier original model")
 
