@@ -4,6 +4,7 @@ Kinds: random, class-wise, memorization group (true estimate or a proxy), entang
 group, or an explicit index file. Each is saved as `<save_dir>/forget_sets/<name>.json` with its
 sorted original indices, their sha256 and the recipe, so every later step reads the same set.
 """
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,7 +231,8 @@ def file_set(path, train_idx):
             raise UserError(f"--forget_index_file {path} must hold whitespace- or comma-separated integers")
     indices = check_indices(raw if raw is not None else [], train_idx, f"--forget_index_file {path}")
     fs = ForgetSet("file", "file", indices, {"path": str(path)})
-    fs.name = f"file-{fs.sha256[:10]}"
+    stem = re.sub(r"[^A-Za-z0-9._+=-]+", "_", path.stem)[:60]
+    fs.name = f"file-{stem}-{fs.sha256[:6]}"  # the file's name, and its content's (two files may share a name)
     return fs
 
 

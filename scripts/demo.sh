@@ -24,7 +24,7 @@ phase "3. accuracies, MIA and ToW (analysis.py)"
 "$PY" - "$DIR" <<'PYEOF'
 import json, sys
 from pathlib import Path
-rows = sorted(Path(sys.argv[1]).glob("unlearn/*-demo/random_*/s*/metrics.json"))
+rows = sorted(Path(sys.argv[1]).glob("unlearn/*-demo-*/random_*/s*/metrics.json"))
 print(f"{'method':>10} {'forget':>7} {'retain':>7} {'test':>7} {'MIA':>6} {'ToW':>7} {'ToW-MIA':>8} {'RTE':>6}")
 for p in rows:
     m = json.loads(p.read_text())

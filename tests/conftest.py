@@ -2,6 +2,7 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -90,6 +91,16 @@ def trained_digits(tmp_path_factory):
             proc = run_main("main_train.py", *DIGITS_TRAIN, "--save_dir", save)
             assert proc.returncode == 0, proc.stderr
     return save
+
+
+def run_folder(save, label, forget_set, seed=2):
+    """The one folder of run `label` (method[-tag]) on `forget_set` with `seed`:
+    <save>/unlearn/<label>-<identity>/<forget_set>/s<seed>."""
+    pattern = re.compile(rf"{re.escape(label)}-[0-9a-f]{{8}}")
+    found = [p for p in Path(save, "unlearn").glob(f"{label}-*/{forget_set}/s{seed}")
+             if pattern.fullmatch(p.parent.parent.name)]
+    assert len(found) == 1, (label, forget_set, seed, found)
+    return found[0]
 
 
 def copy_run_with_confidence_scores(trained, dst):

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import digits_forget_retain
+from conftest import digits_forget_retain, run_folder
 import main_forget
 import models
 import unlearn
@@ -249,13 +249,13 @@ def forget_in_process(run_dir, *args):
 def test_main_forget_with_ssl_simple_and_with_simple_augmentation(run_dir):
     train_simclr(SimCLRConfig(save_dir=str(run_dir), device="cpu", epochs=1, out_dim=32))
     assert forget_in_process(run_dir, "--unlearn", "GA", "--ssl", "simple", "--ssl_weight", "1") == 0
-    m = json.loads((run_dir / "unlearn" / "GA" / "random_n40_s2" / "s2" / "metrics.json").read_text())
+    m = json.loads((run_folder(run_dir, "GA", "random_n40_s2") / "metrics.json").read_text())
     assert m["addons"]["ssl"] == "simple" and m["addons"]["regularizer"]["calls"] > 0
     assert m["geo_metric"] is not None and m["geo_metric_original_acc"] > 50
     assert m["accuracy"]["forget"] >= 0 and m["forget_set"]["size"] == 40  # evaluation: real forget set
     assert forget_in_process(run_dir, "--unlearn", "GA", "--augment_forget", "simple", "--augment_count", "25",
                              "--tag", "aug") == 0
-    m = json.loads((run_dir / "unlearn" / "GA-aug" / "random_n40_s2" / "s2" / "metrics.json").read_text())
+    m = json.loads((run_folder(run_dir, "GA-aug", "random_n40_s2") / "metrics.json").read_text())
     assert m["addons"]["augment_count"] == 25 and m["config"]["augment_forget"] == "simple"
 
 
@@ -291,7 +291,7 @@ def test_bad_input_exits_2_with_one_line(run_dir, capsys):
 def test_cka_and_confusion_figures_next_to_metrics(run_dir):
     assert forget_in_process(run_dir, "--unlearn", "NG", "--unlearn_epochs", "1", "--retrain_epochs", "1",
                              "--cka", "--confusion") == 0
-    out = run_dir / "unlearn" / "NG" / "random_n40_s2" / "s2"
+    out = run_folder(run_dir, "NG", "random_n40_s2")
     m = json.loads((out / "metrics.json").read_text())
     assert [p.split("/")[-1] for p in m["cka"]] == ["cka.png", "cka_retrain.png"]
     assert m["confusion"].endswith("confusion.png") and "tsne" not in m

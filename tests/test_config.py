@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import main_forget
+from conftest import run_folder
 import main_rum
 import unlearn
 from engine.config import record
@@ -93,7 +94,7 @@ def test_a_new_method_is_one_file(trained_digits, tmp_path, monkeypatch, capsys)
         argv = ["--save_dir", str(run), "--unlearn", "toy", "--num_indexes_to_replace", "20",
                 "--retrain_epochs", "1", "--save_model"]
         assert main_forget.main(argv) == 0
-        out = run / "unlearn" / "toy" / "random_n20_s2" / "s2"
+        out = run_folder(run, "toy", "random_n20_s2")
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["method"] == "toy" and metrics["config"]["alpha"] == 0.5
         before = torch.load(run / "original" / "model.pt", weights_only=True)["fc.weight"]

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from conftest import assert_clean_error, run_main
+from conftest import assert_clean_error, run_folder, run_main
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ QUICK_REFERENCE = ("--retrain_epochs", "1")
 
 
 def metrics_of(run_dir, method, fs_name, seed=2):
-    return json.loads((run_dir / "unlearn" / method / fs_name / f"s{seed}" / "metrics.json").read_text())
+    return json.loads((run_folder(run_dir, method, fs_name, seed) / "metrics.json").read_text())
 
 
 def test_retrain_matches_its_reference_exactly_and_reference_is_cached(run_dir):

@@ -6,6 +6,7 @@ import pytest
 
 import main_train
 import mu_main
+from conftest import run_folder
 from evaluation.tow import tow
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -158,7 +159,7 @@ def test_end_to_end_scrub_on_digits(run_dir, capsys):
         "mu_main.py: ignored: --num_worker (batches are sliced from tensors on the device); --optimizer "
         "(always SGD, momentum 0.9, weight decay 5e-4: the capstone's default 'Adam' meant SGD too)"]
     assert out.startswith(f"main_forget.py --save_dir {run_dir} --unlearn SCRUB")
-    m = json.loads((run_dir / "unlearn" / "SCRUB" / "random_n40_s2" / "s2" / "metrics.json").read_text())
+    m = json.loads((run_folder(run_dir, "SCRUB", "random_n40_s2") / "metrics.json").read_text())
     assert m["method"] == "SCRUB" and m["forget_set"]["size"] == 40
     assert m["config"]["unlearn_epochs"] == 1 and m["config"]["batch_size"] == 256
     assert m["tow"] == pytest.approx(tow(m["accuracy"], m["reference"]["accuracy"]), abs=1e-12)
@@ -172,5 +173,5 @@ def test_retrain_reproduces_the_retrain_reference(run_dir, capsys):
                               "--saved_data_path", run_dir)
     assert code == 0, err
     assert err.startswith("mu_main.py: ignored: --lr (retrain trains with the original model's recipe); --epoches")
-    m = json.loads((run_dir / "unlearn" / "retrain" / "random_n40_s2" / "s2" / "metrics.json").read_text())
+    m = json.loads((run_folder(run_dir, "retrain", "random_n40_s2") / "metrics.json").read_text())
     assert m["accuracy"] == m["reference"]["accuracy"] and m["tow"] == 1.0

@@ -59,7 +59,7 @@ def test_rum_steps_order_parts_and_none(rum_dir, monkeypatch):
     calls = run_rum(rum_dir, monkeypatch, "--rum_methods", "none,FT,GA", "--rum_epochs", "1,1,1",
                     "--rum_lrs", "0.5,0.01,0.001", "--order", "high,low,mid")
     steps_calls = [c for c in calls if c["method"] != "retrain"]  # the reference is trained first
-    path = next((rum_dir / "unlearn").glob("rum-none+FT+GA/*/s2/metrics.json"))
+    path = next((rum_dir / "unlearn").glob("rum-none+FT+GA-*/*/s2/metrics.json"))
     m = json.loads(path.read_text())
     assert [s["part"] for s in m["steps"]] == ["high", "low", "mid"]
     assert [s["method"] for s in m["steps"]] == ["GA", "none", "FT"]
@@ -77,7 +77,7 @@ def test_rum_steps_order_parts_and_none(rum_dir, monkeypatch):
 
 def test_none_leaves_the_model_unchanged(rum_dir, monkeypatch):
     run_rum(rum_dir, monkeypatch, "--rum_methods", "none,none,none")
-    m = json.loads(next((rum_dir / "unlearn").glob("rum-none+none+none/*/s2/metrics.json")).read_text())
+    m = json.loads(next((rum_dir / "unlearn").glob("rum-none+none+none-*/*/s2/metrics.json")).read_text())
     original = json.loads((rum_dir / "original" / "metrics.json").read_text())["accuracy"]
     assert m["accuracy"]["test"] == pytest.approx(original["test"])
     assert m["accuracy"]["val"] == pytest.approx(original["val"])
@@ -89,7 +89,7 @@ def test_controls_share_the_forget_set(rum_dir, monkeypatch):
     shas = {json.loads(p.read_text())["forget_set"]["sha256"]
             for p in (rum_dir / "unlearn").glob("*/*/s2/metrics.json")}
     assert len(shas) == 1
-    vanilla = json.loads(next((rum_dir / "unlearn").glob("vanilla-GA/*/s2/metrics.json")).read_text())
+    vanilla = json.loads(next((rum_dir / "unlearn").glob("vanilla-GA-*/*/s2/metrics.json")).read_text())
     assert len(vanilla["steps"]) == 1 and vanilla["steps"][0]["size"] == 30
 
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, copy_run_with_confidence_scores, run_main
+from conftest import ROOT, copy_run_with_confidence_scores, run_folder, run_main
 
 
 def sweep(script, save, *args):
@@ -25,7 +25,7 @@ def test_interrupted_sweep_reruns_only_the_missing_runs(trained_digits, tmp_path
     for method in methods:
         proc = run_main("main_forget.py", "--unlearn", method, *job)
         assert proc.returncode == 0, proc.stderr
-    runs = {m: save / "unlearn" / m / "mem-high_confidence_n20" / "s1" / "metrics.json" for m in methods}
+    runs = {m: run_folder(save, m, "mem-high_confidence_n20", seed=1) / "metrics.json" for m in methods}
     assert all(p.is_file() for p in runs.values())
     kept = runs["GA"].stat().st_mtime_ns
     runs["original"].unlink()  # as if the sweep had been killed during that run

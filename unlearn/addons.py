@@ -71,6 +71,7 @@ class Addons:
         self.ssl, self.kind = _check_flags(cfg, method)
         self.method, self.ctx, self.forget_set = method, ctx, forget_set
         self.simclr = self.generator = self.regularizer = self.data = None
+        self.simclr_sha256 = self.generator_meta = None
         self.count = None
         self.ssl_weight = cfg.ssl_weight
         if self.ssl != "none":
@@ -91,6 +92,11 @@ class Addons:
     def active(self):
         return self.ssl != "none" or self.kind != "none"
 
+    def inputs(self):
+        """Checksums of the models the add-ons loaded (part of the run's identity)."""
+        return {"simclr": self.simclr_sha256, "generator": self.generator_meta.get("sha256")
+                if self.generator_meta else None}
+
     def _load_simclr(self, cfg):
         from .ssl.simclr import load_simclr
         path = Path(cfg.simclr_path) if cfg.simclr_path else Path(cfg.save_dir) / "simclr"
@@ -101,6 +107,7 @@ class Addons:
                             f"({meta['build']['arch']}), but the model being unlearned gives {dim}-d "
                             f"({self.ctx.build['arch']}); pre-train with python simclr.py --arch "
                             f"{self.ctx.build['arch']}")
+        self.simclr_sha256 = (meta["sha256"], meta["simclr"]["head_sha256"])
         return encoder, head
 
     def _check_generator_fits(self):

@@ -26,7 +26,7 @@ from engine import distributed
 from engine.config import record
 from engine.device import fast_path_plan, prepare_model, select
 from engine.errors import Diverged, UserError
-from engine.io import (ensure_writable_dir, load_state, locked, read_json, read_npz, recover_folder,
+from engine.io import (ensure_writable_dir, file_sha256, load_state, locked, read_json, read_npz, recover_folder,
                        safe_component, write_json)
 from engine.record import run_record
 from engine.seed import seed_everything, seeded_init
@@ -237,8 +237,30 @@ def train_reference(ctx, forget_set, sets, settings, folder):
 
 # ---- one run -----------------------------------------------------------------------------------
 
-def run_dir(cfg, label, forget_set):
-    name = label + (f"-{safe_component(cfg.tag, '--tag')}" if cfg.tag else "")
+# flags that do not change a run's result (where it writes, how fast, which figures), and flags
+# that stand for files whose checksums run_identity records instead (a path says nothing of content)
+NOT_IDENTITY = {"save_dir", "seed", "device", "threads", "compile", "skip_existing", "save_model", "tag", "tsne",
+                "cka", "confusion", "data", "download", "num_indexes_to_replace", "class_to_replace", "mem",
+                "mem_proxy", "mem_file", "group_index", "forget_index_file", "start_model", "mask_path",
+                "simclr_path", "generator_path", "retrain_epochs", "retrain_lr"}
+
+
+def run_identity(cfg, ctx, forget_set, mask_path, extras):
+    """Everything that changes a run's result, hashed: its settings, the checksums of the model it
+    starts from, its mask and add-on models, and the reference's recipe (not the seed: the seeds
+    of one setting sit side by side under one identity)."""
+    reference = {k: v for k, v in reference_settings(ctx, forget_set).items() if k not in ("seed", "forget_sha256")}
+    identity = {"flags": {k: v for k, v in record(cfg).items() if k not in NOT_IDENTITY},
+                "forget_set": forget_set.sha256,
+                "start_model": ctx.model_sha256, "mask": file_sha256(mask_path) if mask_path else None,
+                "addons": extras.inputs() if extras else None, "reference": reference}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def run_dir(cfg, label, forget_set, identity):
+    """<save_dir>/unlearn/<label>[-<tag>]-<identity>/<forget set>/s<seed>: runs that differ in
+    anything but the seed never share a folder, and --tag is a readable prefix of the identity."""
+    name = "-".join([label, *([safe_component(cfg.tag, "--tag")] if cfg.tag else []), identity])
     return Path(cfg.save_dir) / "unlearn" / name / forget_set.name / f"s{cfg.seed}"
 
 
@@ -324,15 +346,15 @@ def prepare_run(cfg, label, method=None, check=None):
     ctx = setup(cfg)
     forget_set = build_forget_set(ctx)
     checked = check(ctx, forget_set) if check else None
-    mask = load_mask(mask_file(cfg.method.mask_path, cfg.method.salun_ratio), ctx.model, forget_set,
-                     ctx.model_sha256) if cfg.method.mask_path else None
-    path = run_dir(cfg, label, forget_set) / "metrics.json"
-    if cfg.skip_existing and done_before(path, ctx):
-        return None, path
+    mask_path = mask_file(cfg.method.mask_path, cfg.method.salun_ratio) if cfg.method.mask_path else None
+    mask = load_mask(mask_path, ctx.model, forget_set, ctx.model_sha256) if mask_path else None
     extras = None
     if method is not None:
         from unlearn import addons  # checks the add-on flags, loads SimCLR / generators
         extras = addons.prepare(cfg, ctx, method, forget_set)
+    path = run_dir(cfg, label, forget_set, run_identity(cfg, ctx, forget_set, mask_path, extras)) / "metrics.json"
+    if cfg.skip_existing and done_before(path, ctx):
+        return None, path
     sets = eval_sets(ctx.data, forget_set)
     if len(sets["retain"]) == 0:
         raise UserError("the forget set is the whole training set: nothing would be left to retain")
