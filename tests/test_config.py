@@ -105,3 +105,17 @@ def test_a_new_method_is_one_file(trained_digits, tmp_path, monkeypatch, capsys)
         assert e.value.code == 2 and "--alpha must be" in capsys.readouterr().err
     finally:
         unlearn.METHODS.pop("toy", None)
+
+
+def test_rums_line_with_only_unlearn_runs_its_template():
+    """main_rum.py --unlearn NG --mem mix (RUM's README line): RUM^F with the template's settings per
+    part; a typed per-part flag wins; nothing at all is full RUM none,FT,SalUn."""
+    ng = rum_config(parse(main_rum, "--unlearn", "NegGrad+", "--num_indexes_to_replace", "9"))
+    assert (ng.variant, ng.rum_alphas, ng.rum_epochs, ng.rum_lrs) == ("rumf", "0.99,0.97,0.97", "5,5,10",
+                                                                      "0.01,0.01,0.001")
+    args = parse(main_rum, "--unlearn", "NG", "--rum_epochs", "1,1,1")
+    assert rum_config(args, {"unlearn", "rum_epochs"}).rum_epochs == "1,1,1"
+    ga = rum_config(parse(main_rum, "--unlearn", "GA"))
+    assert (ga.variant, ga.rum_alphas) == ("rumf", None)
+    full = rum_config(parse(main_rum))
+    assert (full.variant, full.rum_methods, full.method.unlearn) == ("rum", "none,FT,SalUn", "FT")
