@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats
 
 from engine.errors import UserError
-from engine.io import write_png
+from engine.io import check_schema, read_json, write_png
 
 ACC_SETS = ("forget", "retain", "val", "test")
 
@@ -29,16 +29,21 @@ def find_metrics(paths):
     return found
 
 
+RUN_METRICS = {"method": str, "forget_set": dict, "config": dict, "accuracy": dict, "reference": dict}
+
+
 def load_runs(paths):
+    """The unlearning runs' metrics.json under `paths`; the original model's and the retrain
+    references' (no `method`, recognisable by their own keys) are passed over, and any other
+    file is refused rather than silently dropped."""
     runs = []
     for path in find_metrics(paths):
-        try:
-            m = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise UserError(f"{path} is corrupt (not JSON); delete it and re-run that job")
-        if "method" in m and "forget_set" in m:  # skip original/retrain metrics
-            m["_path"] = str(path)
-            runs.append(m)
+        m = read_json(path, "metrics file")
+        if isinstance(m, dict) and "method" not in m and ("val_history" in m or "settings" in m):
+            continue  # an original model's or a retrain reference's metrics
+        m = check_schema(m, RUN_METRICS, f"{path} (not an unlearning run's metrics.json)")
+        m["_path"] = str(path)
+        runs.append(m)
     return runs
 
 

@@ -25,6 +25,12 @@ def pytest_configure(config):
                                        "`pytest -m 'not slow'` skips them while editing")
 
 
+def pytest_collection_modifyitems(items):
+    """The long tests first: the two pytest-xdist workers then end together, instead of one
+    starting a long test while the other has nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """The test models are tiny: a second intra-op thread only adds spin-waiting on a busy machine

@@ -201,3 +201,10 @@ def test_a_name_that_would_escape_the_run_folder_is_refused(run):
     assert_clean_error(run_main("main_forget.py", "--save_dir", run, "--mem", "high", "--mem_proxy", "../x", *N),
                        "--mem_proxy")
     assert sorted(p for p in run.parent.rglob("*")) == before
+
+
+def test_analysis_refuses_a_metrics_file_of_the_wrong_shape(tmp_path):
+    bad = tmp_path / "unlearn" / "x" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{}")
+    assert_clean_error(run_main("analysis.py", "--save_dir", tmp_path), "not an unlearning run")
