@@ -1,4 +1,5 @@
 import contextlib
+import contextvars
 
 import torch
 
@@ -29,9 +30,34 @@ def embeddings(model, tset, batch_size=1024):
     return torch.cat(out)
 
 
-@torch.no_grad()
+_SHARED = contextvars.ContextVar("shared_logits", default=None)
+
+
+@contextlib.contextmanager
+def shared_logits():
+    """Within this block each (model, set) is predicted once: an evaluation reads the forget and
+    test sets' logits for the accuracies, the MIA and the attacks, and a model does not change
+    while it is being evaluated."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def predict_logits(model, tset, batch_size=1024):
     """Logits (float32, on the data's device) for every example of an index-tracked set, in order."""
+    cache = _SHARED.get()
+    if cache is None:
+        return _predict_logits(model, tset, batch_size)
+    key = (id(model), id(tset))  # both stay alive for the block: cache holds them
+    if key not in cache:
+        cache[key] = (model, tset, _predict_logits(model, tset, batch_size))
+    return cache[key][2]
+
+
+@torch.no_grad()
+def _predict_logits(model, tset, batch_size):
     device = next(model.parameters()).device
     out = []
     with eval_mode(model):

@@ -32,6 +32,7 @@ from engine.record import run_record
 from engine.seed import seed_everything, seeded_init
 from engine.train import check_finite_weights
 from evaluation import accuracies, svc_mia, tow, tow_mia
+from evaluation.accuracy import shared_logits
 from evaluation.attacks import lira_attack, population_loss_attack
 from models import load_model, model_sha256, save_model
 
@@ -143,7 +144,13 @@ def load_shadows(save_dir):
 
 
 def evaluate(model, sets, seed, ctx=None):
-    """Accuracies, RUM's SVC attack, the population loss attack and (with shadow models) LiRA."""
+    """Accuracies, RUM's SVC attack, the population loss attack and (with shadow models) LiRA,
+    each set predicted once."""
+    with shared_logits():
+        return _evaluate(model, sets, seed, ctx)
+
+
+def _evaluate(model, sets, seed, ctx):
     acc = accuracies(model, sets)
     mia = svc_mia(model, sets["retain"], sets["forget"], sets["test"], seed=seed)
     out = {"accuracy": acc, "mia": mia}
