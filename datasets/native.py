@@ -12,10 +12,8 @@ import sys
 import zlib
 
 import numpy as np
-import scipy.io
 import torch
 from PIL import Image
-from scipy.io.matlab import MatReadError
 from tqdm.auto import tqdm
 
 from engine.errors import UserError
@@ -218,6 +216,8 @@ def _fetch_svhn(folder):
 
 def _svhn_part(path):
     """Images uint8 [N,3,32,32] and labels int64 [N] of one SVHN .mat file, in file order."""
+    import scipy.io  # imported here: only SVHN needs it, and it slows every script's start-up
+    from scipy.io.matlab import MatReadError
     try:
         mat = scipy.io.loadmat(path, variable_names=["X", "y"])
     except (MatReadError, ValueError, TypeError, IndexError, OSError, NotImplementedError,

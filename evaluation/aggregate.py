@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from engine.errors import UserError
 from engine.io import check_schema, read_json, write_png
@@ -167,6 +166,7 @@ def t_interval(values, confidence=0.95):
     sem = float(values.std(ddof=1) / math.sqrt(len(values)))
     if sem == 0:
         return mean, mean, mean
+    from scipy import stats  # imported here: it costs ~1 s of start-up
     lo, hi = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=sem)
     return mean, float(lo), float(hi)
 

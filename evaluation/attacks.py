@@ -10,7 +10,6 @@
 """
 import numpy as np
 import torch
-from scipy import stats
 
 from .accuracy import predict_logits
 
@@ -86,12 +85,14 @@ def gaussian_params(phi, mask):
 
 def lira_offline_scores(target_phi, shadow_phi, out_mask):
     """P(φ_out < φ_target) under a Gaussian fit of the OUT shadow models: high = member-like."""
+    from scipy import stats  # imported here: scipy.stats costs ~1 s of start-up for every script
     mean, std = gaussian_params(shadow_phi, out_mask)
     return stats.norm.cdf((target_phi - mean) / std)
 
 
 def lira_online_scores(target_phi, shadow_phi, in_mask):
     """log N(φ; IN) − log N(φ; OUT): the per-example likelihood ratio (training examples only)."""
+    from scipy import stats
     mu_in, sd_in = gaussian_params(shadow_phi, in_mask)
     mu_out, sd_out = gaussian_params(shadow_phi, ~in_mask)
     return stats.norm.logpdf(target_phi, mu_in, sd_in) - stats.norm.logpdf(target_phi, mu_out, sd_out)

@@ -61,9 +61,7 @@ ES_GROUP = "14"
 # The capstone's README: its lines run as printed on a digits run folder at mu/saved_data (its
 # default --saved_data_path); random-mode lines get a tiny --forget_num (the default, 5000, is more
 # than digits has)
-CAPSTONE_SETUP = [
-    ("setup: python main_train.py --dataset digits --save_dir mu/saved_data --epochs 2",
-     "mu/saved_data/original/metrics.json"),
+CAPSTONE_SETUP = [  # after a trained digits run is copied to mu/saved_data (test_readme_replay.py)
     ("setup: python simclr.py --save_dir mu/saved_data --epochs 1", "mu/saved_data/simclr/model.json"),
     ("setup: python -m unlearn.augment train --kind arpl --save_dir mu/saved_data --num_indexes_to_replace 60 "
      "--epochs 1 --warmup_steps 5", "mu/saved_data/augment/arpl/random_n60_s2/generator.json"),

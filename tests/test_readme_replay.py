@@ -3,6 +3,7 @@ filled for digits and tiny sizes, tests/readme_commands.py), in-process. Each mu
 write what it should; RUM's and the capstone's runs record a ToW that their accuracies give."""
 import json
 import shlex
+import shutil
 
 import pytest
 
@@ -31,5 +32,8 @@ def test_rums_readme_runs_as_written(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_capstones_readme_runs_as_written(tmp_path, monkeypatch):
+def test_the_capstones_readme_runs_as_written(trained_digits, tmp_path, monkeypatch):
+    # the capstone's default --saved_data_path: a digits run folder (the shared one, copied)
+    shutil.copytree(trained_digits, tmp_path / "mu" / "saved_data",
+                    ignore=shutil.ignore_patterns("unlearn", "retrain", "simclr", "augment", "masks"))
     replay(rc.capstone_commands(), tmp_path, monkeypatch)
