@@ -77,7 +77,8 @@ def fast_path_plan(device, compile=False, model=None, bf16=None):
     bf16 = _cuda_bf16() if bf16 is None and cuda else bool(bf16)
     return {"data_on_device": True,
             "bf16_autocast": cuda and bf16,
-            "channels_last": cuda and (model is None or _has(model, nn.Conv2d)),
+            # on a CPU too: the digits cnn trains 1.3-1.5x faster (docs/performance.md)
+            "channels_last": model is None or _has(model, nn.Conv2d),
             "pinned_non_blocking": cuda,
             "sync_batchnorm": cuda and distributed.active() and (model is None or _has(model, nn.modules.batchnorm._BatchNorm)),
             "compile": compile_ and cuda}
@@ -101,7 +102,7 @@ def to_device(t, device):
 
 
 def prepare_model(model, device, compile=False):
-    """Move to the device and apply the fast paths of `fast_path_plan` (none on CPU)."""
+    """Move to the device and apply the fast paths of `fast_path_plan` (on CPU: channels_last)."""
     plan = fast_path_plan(device, compile, model)
     model = model.to(device)
     if plan["channels_last"]:

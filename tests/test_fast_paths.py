@@ -17,10 +17,11 @@ def build(arch):
     return models.build_model(arch, 10, (3, 8, 8), (0.5,) * 3, (0.25,) * 3)
 
 
-def test_cpu_uses_no_fast_path():
+def test_cpu_uses_only_channels_last_for_conv_nets():
     plan = dev.fast_path_plan(torch.device("cpu"), False, build("cnn"))
-    assert plan == {"data_on_device": True, "bf16_autocast": False, "channels_last": False,
+    assert plan == {"data_on_device": True, "bf16_autocast": False, "channels_last": True,
                     "pinned_non_blocking": False, "sync_batchnorm": False, "compile": False}
+    assert not dev.fast_path_plan(torch.device("cpu"), False, build("mlp"))["channels_last"]
     assert isinstance(dev.autocast(torch.device("cpu")), contextlib.nullcontext)
     t = torch.arange(3)
     assert dev.to_device(t, "cpu") is t  # no copy on CPU
@@ -55,9 +56,14 @@ def test_compile_is_refused_on_cpu(tmp_path):
     assert not save.exists()
 
 
-def test_prepare_model_on_cpu_keeps_the_model_as_is():
+def test_prepare_model_on_cpu_keeps_the_weights_in_channels_last():
     model = build("cnn")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     out = dev.prepare_model(model, torch.device("cpu"))
     assert out is model and all(torch.equal(before[k], v) for k, v in out.state_dict().items())
-    assert all(p.is_contiguous() for p in out.parameters())  # no channels_last on CPU
+    convs = [m.weight for m in out.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    plain = build("cnn")
+    plain.load_state_dict(before)
+    x = torch.rand(4, 3, 8, 8)  # the same function: its logits are the contiguous model's
+    assert torch.allclose(out.eval()(x), plain.eval()(x), atol=1e-5)
