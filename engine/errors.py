@@ -40,6 +40,12 @@ def cli_main(fn):
         except KeyboardInterrupt:
             print("interrupted: no partial output was kept", file=sys.stderr)
             sys.exit(130)
+        except Exception as e:  # a bug, not bad input: still one line (and exit 3), never a traceback
+            if os.environ.get("UNLEARN_DEBUG"):
+                raise
+            print(f"{program_name(fn)}: internal error: {type(e).__name__}: {e} (a bug: please report it; "
+                  "UNLEARN_DEBUG=1 shows the traceback)", file=sys.stderr)
+            sys.exit(3)
     return wrapper
 
 

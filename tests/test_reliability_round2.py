@@ -208,3 +208,34 @@ def test_analysis_refuses_a_metrics_file_of_the_wrong_shape(tmp_path):
     bad.parent.mkdir(parents=True)
     bad.write_text("{}")
     assert_clean_error(run_main("analysis.py", "--save_dir", tmp_path), "not an unlearning run")
+
+
+def test_metrics_json_is_strict_json_and_says_which_values_were_not_finite(tmp_path):
+    engine.io.write_json(tmp_path / "m.json", {"mia": {"entropy": float("nan")}, "rte": float("inf"), "tow": 0.5})
+    text = (tmp_path / "m.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"mia": {"entropy": None}, "rte": None, "tow": 0.5,
+                                "null_because_not_finite": ["mia.entropy", "rte"]}
+
+
+def test_a_whole_training_set_forget_set_writes_nothing(run, tmp_path):
+    n = len(json.loads((run / "split.json").read_text())["val_idx"])
+    total = json.loads((run / "split.json").read_text())["n_total"]
+    (tmp_path / "all.txt").write_text(" ".join(str(i) for i in sorted(
+        set(range(total)) - set(json.loads((run / "split.json").read_text())["val_idx"]))))
+    before = sorted(p for p in run.rglob("*"))
+    assert_clean_error(run_main("main_forget.py", "--save_dir", run, "--forget_index_file", tmp_path / "all.txt"),
+                       "whole training set")
+    assert sorted(p for p in run.rglob("*")) == before and n > 0
+
+
+def test_an_unexpected_error_is_one_line_too(monkeypatch, run):
+    import workflows.forget
+
+    def broken(*a, **kw):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(workflows.forget, "build_forget_set", broken)
+    proc = run_main("main_forget.py", "--save_dir", run, *N)
+    assert proc.returncode == 3 and len(proc.stderr.strip().splitlines()) == 1
+    assert "internal error: ZeroDivisionError" in proc.stderr and "Traceback" not in proc.stderr
