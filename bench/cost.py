@@ -1,4 +1,4 @@
-"""Cost model of a heldout memorization estimate: python -m bench.cost [--no-write].
+"""Cost model of a heldout memorization estimate: python -m bench.cost [--write_docs].
 
 For each architecture (resnet18, fastnet, cnn) on CIFAR-shaped input (3x32x32, 10 classes):
 - FLOPs of one training step (forward + backward) counted by torch.utils.flop_counter.FlopCounterMode
@@ -11,8 +11,8 @@ For each architecture (resnet18, fastnet, cnn) on CIFAR-shaped input (3x32x32, 1
   printed with the table).
 
 Prints the table for RUM's setting (400 x ResNet-18 x 30 epochs x 35k images) against ours
-(400 x fastnet x 10 epochs x 35k) and writes it to docs/performance.md under `## Cost model`
-(replacing only that section).
+(400 x fastnet x 10 epochs x 35k); with --write_docs it also writes it to docs/performance.md under
+`## Cost model` (replacing only that section).
 """
 import argparse
 import time
@@ -124,14 +124,15 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch_size", type=int, default=32, help="batch of the counted and timed steps")
     p.add_argument("--steps", type=int, default=3, help="timed steps per architecture")
-    p.add_argument("--no-write", action="store_true", help=f"only print; do not update {DOC.name}")
+    p.add_argument("--write_docs", action="store_true",
+                   help=f"also update the repository's {DOC.relative_to(DOC.parent.parent)} (else only print)")
     a = p.parse_args(argv)
     rows = table(a.batch_size, a.steps)
     md, notes = render(rows, a.batch_size, a.steps)
     print(md)
     for n in notes:
         print("\n" + n)
-    if not a.no_write:
+    if a.write_docs:
         body = ("Produced by `python -m bench.cost` (heldout memorization estimate, CIFAR-10-shaped "
                 "input, subsets of 70% of 50k training images).\n\n" + md + "\n\n" + "\n\n".join(notes))
         write_section(DOC, "## Cost model", body)

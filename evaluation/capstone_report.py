@@ -173,7 +173,9 @@ def render(runs, save_dir, results_path, command, seconds):
 def build_parser():
     p = cli.parser(__doc__)
     p.add_argument("--save_dir", default="runs/capstone", help="run folder of the sweep")
-    p.add_argument("--results", default="docs/results.md", help="results file to update")
+    p.add_argument("--results", default=None,
+                   help="results file to update (default <save_dir>/results.md; the repository's "
+                        "docs/results.md only when named)")
     p.add_argument("--tag_prefix", default="cap-", help="tags of the sweep's runs")
     p.add_argument("--command", default="scripts/capstone_sweep.sh", help="shown in the section")
     p.add_argument("--seconds", type=float, default=None, help="sweep duration, shown in the section")
@@ -190,8 +192,9 @@ def main(argv=None):
             if str(m["config"].get("tag") or "").startswith(args.tag_prefix)]
     if not runs:
         raise UserError(f"no runs tagged {args.tag_prefix}* under {folder}")
-    render(runs, args.save_dir, Path(args.results), args.command, args.seconds)
-    print(f"{len(runs)} runs -> {args.results} ({SECTION[3:]}), figures in {Path(args.results).parent / 'figures'}")
+    results = Path(args.results) if args.results else Path(args.save_dir) / "results.md"
+    render(runs, args.save_dir, results, args.command, args.seconds)
+    print(f"{len(runs)} runs -> {results} ({SECTION[3:]}), figures in {results.parent / 'figures'}")
     return 0
 
 

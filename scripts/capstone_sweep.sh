@@ -4,10 +4,11 @@
 # --augment_forget simple, arpl, opengan} x seeds. Needs and makes, once: the original model,
 # the SimCLR model, an ARPL and an OpenGAN generator per forget set. Every job skips itself when
 # its metrics.json exists, so re-running resumes. Ends with the '## Capstone experiment' section of
-# docs/results.md (python -m evaluation.capstone_report) and analysis.py.
-#   usage: scripts/capstone_sweep.sh [-j N] [--save_dir DIR] [--seeds "1 2 3"] [-n N] [--class C]
+# <save_dir>/results.md (python -m evaluation.capstone_report; docs/results.md with --write_docs)
+# and analysis.py.
+#   usage: scripts/capstone_sweep.sh [-j N] [--save_dir DIR] [--seeds "1 2 3"] [-n N] [--class C] [--write_docs]
 source "$(dirname "$0")/lib.sh"
-METHODS="bad-teaching SCRUB GA SalUn"; CLASS=3; RESULTS=docs/results.md
+METHODS="bad-teaching SCRUB GA SalUn"; CLASS=3; RESULTS=""
 parse_common "$@"
 set -- "${REST[@]+"${REST[@]}"}"
 while [ $# -gt 0 ]; do
@@ -15,13 +16,15 @@ while [ $# -gt 0 ]; do
     --methods) METHODS=$2; shift 2;;
     --class) CLASS=$2; shift 2;;
     --results) RESULTS=$2; shift 2;;
-    -h|--help) echo "usage: $0 [--methods \"bad-teaching SCRUB GA SalUn\"] [--class 3] [--results docs/results.md] [common flags]"
+    --write_docs) RESULTS=docs/results.md; shift;;
+    -h|--help) echo "usage: $0 [--methods \"bad-teaching SCRUB GA SalUn\"] [--class 3] [--results FILE | --write_docs] [common flags]"
                usage_common; exit 0;;
     *) echo "$0: error: unknown flag $1 (see --help)" >&2; exit 2;;
   esac
 done
 [ "$SAVE" = "runs/sweep-$DATASET" ] && SAVE=runs/capstone-$DATASET && \
   COMMON="--dataset $DATASET --save_dir $SAVE${DATA:+ --data $DATA}${ARCH:+ --arch $ARCH}"
+RESULTS=${RESULTS:-$SAVE/results.md}  # a tracked file (docs/) only when asked for: --write_docs
 N=${N:-130}  # 10% of digits' ~1,290 training examples, as the capstone's 5,000 of 50,000
 # parallel jobs share the cores: one intra-op thread each (more only spin-wait on a busy CPU)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} TQDM_DISABLE=${TQDM_DISABLE:-1}
@@ -73,7 +76,7 @@ echo "== unlearning runs"
 jobs_for rest | run_jobs
 
 SECONDS_TAKEN=$(( $(date +%s) - START ))
-echo "== docs: $RESULTS (## Capstone experiment)"
+echo "== $RESULTS (## Capstone experiment)"
 "$PY" -m evaluation.capstone_report --save_dir "$SAVE" --results "$RESULTS" --seconds "$SECONDS_TAKEN" \
   --command "scripts/capstone_sweep.sh -j $JOBS --seeds \"$SEEDS\" --save_dir $SAVE" || FAILED=1
 finish
