@@ -57,6 +57,7 @@ def main():
     else:
         with tempfile.TemporaryDirectory() as tmp:
             run(Path(tmp) / "digits", a)
+        print("(the files above were in a temporary folder, now deleted; --save_dir DIR keeps them)")
 
 
 if __name__ == "__main__":

@@ -88,4 +88,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    result = main()
+    # a check: exit 1 when fastnet ranks the planted examples worse than the target allows
+    raise SystemExit(0 if abs(result["fastnet"][0] - result["resnet18"][0]) <= 0.05 else 1)

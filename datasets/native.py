@@ -79,8 +79,11 @@ def _complete(folders, required):
 
 
 def _first_missing(folders, required):
-    """The first missing file of the most complete folder (a partial copy), else of the first layout."""
+    """The first missing file of the most complete folder (a partial copy); with none begun, the
+    accepted layouts, so the message names both."""
     best = max(folders, key=lambda f: sum((f / r).is_file() for r in required))  # first of equals
+    if not any((best / r).is_file() for r in required) and len(folders) > 1:
+        return " or ".join(str(f / required[0]) for f in folders)
     return next(best / r for r in required if not (best / r).is_file())
 
 

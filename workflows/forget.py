@@ -463,5 +463,6 @@ def summary_line(metrics):
     return (f"{metrics['method']:>12} on {metrics['forget_set']['name']}: "
             f"forget {a['forget']:6.2f}% (ref {r['forget']:6.2f})  retain {a['retain']:6.2f}% "
             f"(ref {r['retain']:6.2f})  test {a['test']:6.2f}% (ref {r['test']:6.2f})  "
-            f"MIA {metrics['mia']['confidence']:.3f}  ToW {metrics['tow']:.4f}  "
+            f"MIA {metrics['mia']['confidence']:.3f} (ref {metrics['reference']['mia']['confidence']:.3f})  "
+            f"ToW {metrics['tow']:.4f}  "
             f"ToW-MIA {metrics['tow_mia']:.4f}  {metrics['wall_time_s']:.1f}s (RTE {metrics['rte']:.2f})")

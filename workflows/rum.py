@@ -97,7 +97,9 @@ def plan_steps(cfg, plan, forget_idx, train_idx, original_sha256=None):
         if len(parts[part]) == 0:
             raise UserError(f"the {part} part of the forget set is empty (forget set of "
                             f"{len(forget_idx)} examples); use at least 3 examples")
-        steps.append((part, parts[part], per_part[part]))
+        # Shuffle's chunks are random, not memorization parts: named so in the output
+        label = f"chunk{PARTS.index(part) + 1}" if cfg.variant == "shuffle" else part
+        steps.append((label, parts[part], per_part[part]))
     return steps
 
 
