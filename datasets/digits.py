@@ -37,6 +37,7 @@ def stratified_test_rows(labels, fraction, seed):
 
 @register("digits")
 def load_digits_bundle(root, download, **options):
+    """scikit-learn's bundled 8x8 digits (offline; the default)."""
     raw = np.loadtxt(digits_csv(), delimiter=",", dtype=np.float32)
     x = (raw[:, :64] / 16.0).reshape(-1, 1, 8, 8)  # pixel values are 0..16
     y = raw[:, 64].astype(np.int64)

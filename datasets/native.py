@@ -191,6 +191,7 @@ def _load_cifar(name, root, download, source, base_folder, train_files, test_fil
 
 @register("cifar10")
 def load_cifar10(root, download, **options):
+    """CIFAR-10 from its python pickles under --data."""
     return _load_cifar("cifar10", root, download, "CIFAR10", "cifar-10-batches-py",
                        tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",), b"labels", 10,
                        (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
@@ -198,6 +199,7 @@ def load_cifar10(root, download, **options):
 
 @register("cifar100")
 def load_cifar100(root, download, **options):
+    """CIFAR-100 from its python pickles under --data."""
     return _load_cifar("cifar100", root, download, "CIFAR100", "cifar-100-python", ("train",),
                        ("test",), b"fine_labels", 100, (0.5071, 0.4866, 0.4409),
                        (0.2673, 0.2564, 0.2762))
@@ -238,6 +240,7 @@ def _svhn_part(path):
 
 @register("svhn")
 def load_svhn(root, download, **options):
+    """SVHN from train_32x32.mat / test_32x32.mat under --data."""
     folder = _locate("svhn", root, download, ("svhn", "."), SVHN_FILES, " and ".join(SVHN_FILES),
                      lambda r: _fetch_svhn(r / "svhn"))
     # no flips: a mirrored digit is another digit, or none
@@ -368,6 +371,7 @@ def _decoded(folder, parts):
 
 @register("tinyimagenet")
 def load_tinyimagenet(root, download, **options):
+    """TinyImageNet from the tiny-imagenet-200 folder tree under --data."""
     folder = _locate("tinyimagenet", root, download, ("tiny-imagenet-200", "."), ("wnids.txt",),
                      "tiny-imagenet-200", lambda r: _download_archive(TINY_URL, r))
     wnids = _tiny_wnids(folder)

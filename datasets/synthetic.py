@@ -43,6 +43,7 @@ def subpopulation_sizes(num_classes, subpops, zipf):
 def load_synthetic(root, download, synth_n=2000, synth_shape="1x8x8", synth_classes=10,
                    synth_subpops=40, synth_zipf=1.3, synth_label_noise=0.03, synth_pixel_noise=0.08,
                    synth_rare_max=2, **options):
+    """A synthetic long-tail set with planted rare sub-populations and flipped labels (--synth_*)."""
     shape = parse_shape(synth_shape)
     if synth_n < 10 * synth_classes:
         raise UserError(f"--synth_n {synth_n} is too small for {synth_classes} classes")

@@ -26,6 +26,15 @@ from .common import check_positive, load_data, load_original, out_dir, run_recor
 EVENT_PROXIES = {"confidence": ("confidence", -1), "max_conf": ("max_conf", -1),
                  "entropy": ("neg_entropy", -1), "bi_acc": ("correct", -1)}
 KINDS = (*EVENT_PROXIES, "ho_ret", "curvature")
+DESCRIPTIONS = {  # one line each, for `python -m unlearn list`
+    "heldout": "the heldout estimate itself (python -m memorization estimate): in-models minus out-models",
+    "confidence": "mean true-class softmax confidence over the original training run (low = memorized)",
+    "max_conf": "mean largest softmax probability over the original training run",
+    "entropy": "mean negative entropy of the prediction over the original training run",
+    "bi_acc": "mean correctness over the original training run (binary accuracy)",
+    "ho_ret": "symmetric KL between the original and a copy fine-tuned on held-out data",
+    "curvature": "input-loss curvature of the original model (finite differences along random directions)",
+}
 SIGNS = {**{k: s for k, (_, s) in EVENT_PROXIES.items()}, "ho_ret": +1, "curvature": +1}
 
 

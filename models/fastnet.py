@@ -85,4 +85,5 @@ def whiten_init(model, x_sample, eps=5e-4):
 
 @register("fastnet")
 def fastnet(num_classes, in_shape):
+    """An airbench-style fast CIFAR network (use with --recipe fast)."""
     return FastNet(num_classes, in_shape)

@@ -86,9 +86,11 @@ class ResNet(Classifier):
 
 @register("resnet18")
 def resnet18(num_classes, in_shape):
+    """ResNet-18 with the CIFAR stem (RUM's model for CIFAR-10/100, SVHN, TinyImageNet)."""
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_shape)
 
 
 @register("resnet50")
 def resnet50(num_classes, in_shape):
+    """ResNet-50 with the CIFAR stem."""
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_shape)

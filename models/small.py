@@ -34,16 +34,19 @@ class MLP(Classifier):
 
 @register("cnn")
 def cnn(num_classes, in_shape):
+    """Three 3x3 conv-BN-ReLU layers, a max-pool and global average pooling: the default for 8x8 images."""
     return SmallCNN(num_classes, in_shape)
 
 
 @register("mlp")
 def mlp(num_classes, in_shape):
+    """Two 256-wide hidden layers."""
     return MLP(num_classes, in_shape)
 
 
 @register("tinymlp")
 def tinymlp(num_classes, in_shape):
+    """A 64-wide MLP: many of them train fast side by side (the memorization estimator)."""
     # the "many small MLPs" of the heldout-estimator prototype: a step costs so little compute
     # that one model at a time is bound by per-step overhead, which the batched path amortises
     return MLP(num_classes, in_shape, hidden=64)

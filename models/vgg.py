@@ -44,4 +44,5 @@ class VGG(Classifier):
 
 @register("vgg16_bn")
 def vgg16_bn(num_classes, in_shape):
+    """VGG-16 with batch norm, CIFAR-sized."""
     return VGG(VGG16, num_classes, in_shape)

@@ -119,3 +119,15 @@ def test_rums_line_with_only_unlearn_runs_its_template():
     assert (ga.variant, ga.rum_alphas) == ("rumf", None)
     full = rum_config(parse(main_rum))
     assert (full.variant, full.rum_methods, full.method.unlearn) == ("rum", "none,FT,SalUn", "FT")
+
+
+def test_unlearn_list_names_every_registered_thing_once(capsys):
+    import datasets
+    import models
+    from unlearn.__main__ import main as unlearn_main
+    assert unlearn_main(["list"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    expected = [*unlearn.METHODS, *datasets.LOADERS, *models.MODELS]
+    assert all(lines.count(name) == 1 for name in expected), (expected, lines)
+    assert "NegGrad+" in out and "heldout" in out

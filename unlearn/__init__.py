@@ -117,10 +117,11 @@ class Method:
 
 
 def register(name, *aliases, defaults=None, checks=None, uses=("forget", "retain"), loop=True,
-             scratch=False, forget_weight=lambda cfg: 1.0, opengan=None):
-    """Register a method under `name` (and RUM's / the capstone's spellings)."""
+             scratch=False, forget_weight=lambda cfg: 1.0, opengan=None, summary=None):
+    """Register a method under `name` (and RUM's / the capstone's spellings); `summary` is its one
+    line in `python -m unlearn list` (default: its docstring's first line)."""
     def deco(fn):
-        doc = (fn.__doc__ or "").strip().split("\n")[0]
+        doc = summary or (fn.__doc__ or "").strip().split("\n")[0]
         METHODS.add(name, Method(name, fn, dict(defaults or {}), checks or {}, frozenset(uses),
                                  loop, scratch, forget_weight, opengan, doc), aliases)
         return fn

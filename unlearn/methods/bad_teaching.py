@@ -15,7 +15,8 @@ def teacher_logits(x, is_forget, competent, incompetent):
 
 @register("bad-teaching", "bad_teaching", defaults={"unlearn_epochs": 2, "unlearn_lr": 0.005, "kd_T": 1.0},
           checks={"kd_T": Range(0, low_open=True)}, uses={"forget", "retain", "original", "fresh"},
-          opengan="bad-teaching")
+          opengan="bad-teaching",
+          summary="distil from the original on retain and from a random teacher on forget")
 def bad_teaching(model, data: UnlearnData, cfg):
     """One shuffled pass per epoch over forget U retain (the whole retain set, as the capstone);
     loss KL(target || softmax(student/T)) averaged over the batch, no T^2 factor, T = --kd_T.

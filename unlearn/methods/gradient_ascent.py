@@ -6,7 +6,8 @@ from unlearn.harness import SHUFFLE, num_batches, rng, shuffled, trainer_for
 
 
 @register("GA", "NegGrad", "neggrad", defaults={"unlearn_epochs": 5, "unlearn_lr": 1e-4}, uses={"forget"},
-          opengan="ascent")
+          opengan="ascent",
+          summary="gradient ascent on the forget set (NegGrad)")
 def gradient_ascent(model, data: UnlearnData, cfg):
     """Minimise -CE on forget batches; honours a --mask_path mask."""
     h = trainer_for(model, data, cfg, "GA", num_batches(data.forget, cfg.batch_size))

@@ -20,7 +20,8 @@ def _l1_checks(cfg):
 
 @register("l1-sparse", "FT_prune", "FT_l1", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.01, "alpha": 5e-4,
                                                       "no_l1_epochs": 0},
-          checks=_l1_checks, uses={"retain"})
+          checks=_l1_checks, uses={"retain"},
+          summary="fine-tune on retain with a decaying L1 penalty")
 def l1_sparse(model, data: UnlearnData, cfg):
     """Fine-tuning on retain with an L1 penalty on every weight that decays to 0."""
     h = trainer_for(model, data, cfg, "l1-sparse", num_batches(data.retain, cfg.batch_size))

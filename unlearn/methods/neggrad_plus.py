@@ -6,7 +6,8 @@ from unlearn.harness import SECOND_SHUFFLE, SHUFFLE, endless, num_batches, rng, 
 
 
 @register("NG", "NegGrad+", defaults={"unlearn_epochs": 5, "unlearn_lr": 0.01, "alpha": 0.99},
-          checks={"alpha": Range(0, 1)}, forget_weight=lambda cfg: 1 - cfg.alpha, opengan="ascent")
+          checks={"alpha": Range(0, 1)}, forget_weight=lambda cfg: 1 - cfg.alpha, opengan="ascent",
+          summary="descend on retain and ascend on forget in each step (NegGrad+)")
 def neggrad_plus(model, data: UnlearnData, cfg):
     """An epoch is one pass over retain; each retain batch is paired with the next forget batch
     and the loss is alpha*CE_r - (1-alpha)*CE_f on two forward passes. Forget batches come from

@@ -23,7 +23,8 @@ def train_with_random_labels(model, data: UnlearnData, cfg, desc, mask=FROM_DATA
     return ce_epochs(model, h, epoch_batches)
 
 
-@register("RL", "RL_og", "random-label", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.1}, opengan="random-label")
+@register("RL", "RL_og", "random-label", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.1}, opengan="random-label",
+          summary="random labels on forget, true ones on retain")
 def random_label(model, data: UnlearnData, cfg):
     """Random labels on forget, true labels on retain, every weight trainable (or a --mask_path)."""
     return train_with_random_labels(model, data, cfg, "RL")

@@ -4,7 +4,8 @@ from unlearn.harness import SHUFFLE, ce_epochs, num_batches, rng, shuffled, trai
 
 
 @register("retrain", defaults={"unlearn_epochs": 30, "unlearn_lr": 0.1}, uses={"retain", "fresh"},
-          scratch=True)
+          scratch=True,
+          summary="train a new model on the retain set only (the reference)")
 def retrain(model, data: UnlearnData, cfg):
     """Cross-entropy on retain from a random init, cosine LR over --unlearn_epochs (RUM used
     T_max = --epochs). `model` is not used, and `data.forget` is withheld (None): the forget set

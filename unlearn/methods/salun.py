@@ -57,7 +57,8 @@ def masks_from_saliency(saliency, ratios, legacy_bottom=False):
 
 
 @register("SalUn", "salun", "salUN", defaults={"unlearn_epochs": 10, "unlearn_lr": 0.1, "salun_ratio": 0.5},
-          checks={"salun_ratio": Range(0, 1, low_open=True)}, opengan="random-label")
+          checks={"salun_ratio": Range(0, 1, low_open=True)}, opengan="random-label",
+          summary="random labels through a mask of the weights most salient for the forget loss")
 def salun(model, data: UnlearnData, cfg):
     """RL with a weight-saliency mask: the one loaded from --mask_path, otherwise computed here
     from the model unlearning starts from, keeping --salun_ratio of the weights."""

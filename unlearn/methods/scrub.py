@@ -32,7 +32,8 @@ def min_pass(student, teacher, h, batches, T, beta, gamma):
                             "beta": 0.001, "gamma": 0.99},
           checks={"msteps": Range(0, integer=True), "kd_T": Range(0, low_open=True), "beta": Range(0),
                   "gamma": Range(0)},
-          uses={"forget", "retain", "original"}, opengan="scrub")
+          uses={"forget", "retain", "original"}, opengan="scrub",
+          summary="alternate moving away from the original on forget and staying close on retain")
 def scrub(model, data: UnlearnData, cfg):
     """Epochs 0..msteps-1 run a max pass then a min pass; later epochs only a min pass, so exactly
     min(msteps, epochs) max passes (RUM tested epoch <= msteps counting from 0: msteps+1). One

@@ -66,7 +66,8 @@ def woodfisher_ihvp(model, retain, v, samples, batch_size):
 
 
 @register("wfisher", "IU", defaults={"alpha": 0.2, "wf_samples": 1000},
-          checks={"alpha": Range(), "wf_samples": Range(1, integer=True)}, loop=False)
+          checks={"alpha": Range(), "wf_samples": Range(1, integer=True)}, loop=False,
+          summary="one influence step with a WoodFisher inverse-Hessian estimate")
 def wfisher(model, data: UnlearnData, cfg):
     """theta <- theta + alpha * k (times the --mask_path mask when given), where k approximates
     H^-1 v and v = g_F/(n_F+n_R) - g_R n_F/((n_F+n_R) n_R) from summed gradients."""
