@@ -6,6 +6,8 @@ split and moves everything to the device once. `forget_sets` chooses and saves w
 Layer: data, beside `models`, right above `engine`; it imports `engine` only, so any layer above
 may use it.
 """
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,4 +167,6 @@ def attach(cfg, bundle, device, create_split):
     return data
 
 
-from . import digits, native, synthetic  # noqa: E402,F401  (registration)
+# every module here is imported, so each data set's @register runs: adding one is adding a file
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -3,11 +3,17 @@
 `save_model` / `load_model` are the one checkpoint format.
 
 Layer: models, beside `datasets`, right above `engine`; it imports `engine` only."""
+import importlib
+import pkgutil
+
 from .base import Classifier, Normalize
 from .registry import MODELS, build_model, check_arch, register
 from .checkpoint import build_args, load_model, model_sha256, save_model
 from .fastnet import whiten_init
-from . import fastnet, resnet, small, vgg  # noqa: F401  (imported for their @register side effect)
 
 __all__ = ["MODELS", "Classifier", "Normalize", "build_args", "build_model", "check_arch", "load_model",
            "model_sha256", "register", "save_model", "whiten_init"]
+
+# every module here is imported, so each architecture's @register runs: adding one is adding a file
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

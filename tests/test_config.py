@@ -131,3 +131,28 @@ def test_unlearn_list_names_every_registered_thing_once(capsys):
     expected = [*unlearn.METHODS, *datasets.LOADERS, *models.MODELS]
     assert all(lines.count(name) == 1 for name in expected), (expected, lines)
     assert "NegGrad+" in out and "heldout" in out
+
+
+def test_a_new_data_set_and_model_are_one_file_each(tmp_path, monkeypatch):
+    """The README's example (a data set and a model in one module) runs through main_train.py and
+    main_forget.py."""
+    import datasets
+    import main_train
+    import models
+    from conftest import ROOT
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index('"""`blobs`')
+    (tmp_path / "blobs_example.py").write_text(readme[start:readme.index("```", start)])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "blobs_example", raising=False)
+    import blobs_example  # noqa: F401  (registers "blobs" and "linear")
+    try:
+        save = tmp_path / "run"
+        assert main_train.main(["--dataset", "blobs", "--save_dir", str(save), "--epochs", "3"]) == 0
+        metrics = json.loads((save / "original" / "metrics.json").read_text())
+        assert metrics["arch"] == "linear" and metrics["accuracy"]["test"] > 50  # ten easy blobs
+        assert main_forget.main(["--dataset", "blobs", "--save_dir", str(save), "--num_indexes_to_replace", "20",
+                                 "--retrain_epochs", "1", "--unlearn_epochs", "1"]) == 0
+    finally:
+        datasets.LOADERS.pop("blobs", None)
+        models.MODELS.pop("linear", None)
