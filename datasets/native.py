@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
+from engine.progress import progress
 
 from engine.errors import UserError
 from engine.io import read_npz, write_npz
@@ -363,8 +363,9 @@ def _decoded(folder, parts):
     counts = [len(paths) for paths, _ in parts]
     images = _read_cache(cache, signature, counts)
     if images is None:
-        with tqdm(total=sum(counts), desc="decoding tinyimagenet", unit="img") as bar:
-            images = tuple(_decode_images(paths, bar) for paths, _ in parts)
+        bar = progress(sum(counts), "decoding tinyimagenet", "images")
+        images = tuple(_decode_images(paths, bar) for paths, _ in parts)
+        bar.close()
         _write_cache(cache, signature, images)
     return images
 

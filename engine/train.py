@@ -13,11 +13,11 @@ non-finite loss, the progress bar and the timing. Callers keep their plain loops
 import time
 
 import torch
-from tqdm.auto import tqdm
 
 from . import distributed
 from .device import autocast
 from .errors import Diverged, UserError
+from .progress import progress
 
 SCHEDULERS = ("constant", "cosine", "multistep", "linear")
 CHECK_EVERY = 50  # steps between the checks for a non-finite loss (each waits for the device)
@@ -59,7 +59,7 @@ class Trainer:
                                              nesterov=nesterov)
         self.scheduler = make_scheduler(self.optimizer, scheduler, self.num_epochs, milestones, gamma)
         self.warmup_steps = int(warmup * steps_per_epoch) if warmup and steps_per_epoch else 0
-        self.global_step, self.epoch, self.seconds = 0, 0, 0.0
+        self.global_step, self.epoch, self.seconds, self.start_epoch = 0, 0, 0.0, 0
         self.last_loss = None
         self._bad = None  # on-device record of the first non-finite loss: (step, epoch, value)
         self.on_epoch_end = []
@@ -80,9 +80,8 @@ class Trainer:
         self.seconds = float(state["seconds"])
 
     def epochs(self):
-        bar = tqdm(range(getattr(self, "start_epoch", 0), self.num_epochs), desc=self.desc, leave=False,
-                   disable=not self.progress or None)
-        for epoch in bar:
+        bar = progress(self.num_epochs - self.start_epoch, self.desc, "epochs", self.progress)
+        for epoch in range(self.start_epoch, self.num_epochs):
             self.epoch = epoch
             start = time.perf_counter()
             yield epoch
@@ -92,6 +91,8 @@ class Trainer:
                 callback(epoch)
             if self.last_loss is not None:
                 bar.set_postfix(loss=f"{float(self.last_loss):.4f}")
+            bar.update(1)
+        bar.close()
 
     def _apply_warmup(self):
         if self.global_step < self.warmup_steps:

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 import models
 import datasets
@@ -45,6 +44,7 @@ from engine.io import read_json, read_npz, sha256_of_indices, write_npz
 from engine.record import run_record
 from datasets.base import alternating_flip
 from engine import recipe
+from engine.progress import progress as progress_bar
 from engine.train import Trainer
 from evaluation.attacks import logit_confidence
 from .common import check_positive, load_data, out_dir, write_scores
@@ -200,7 +200,7 @@ def run_models(ks, data, build, args, device, batched, group_size, progress=True
            "train_phi": np.zeros((len(ks), n), dtype=np.float16),
            "test_phi": np.zeros((len(ks), len(data.test)), dtype=np.float16)}
     step = group_size if batched else 1
-    bar = tqdm(total=len(ks), desc="heldout models", unit="model", disable=not progress or None)
+    bar = progress_bar(len(ks), "heldout models", "models", progress)
     for start in range(0, len(ks), step):
         group = ks[start:start + step]
         net = train_group(group, subsets, data, build, args, device, batched, group_size)

@@ -66,7 +66,12 @@ ensure_scores() {
 
 FAILED=0
 run_jobs() {  # run the commands on stdin, $JOBS at a time; a failed job does not stop the others
-  xargs -P "$JOBS" -I{} bash -c '{} || { echo "FAILED: {}" >&2; exit 1; }' || FAILED=1
+  local commands
+  mapfile -t commands
+  local n=${#commands[@]}
+  for i in "${!commands[@]}"; do  # "[k of N]" before each job's output: a log shows how far a sweep is
+    printf '%s\n' "echo '[$((i + 1)) of $n]'; ${commands[$i]}"
+  done | xargs -P "$JOBS" -I{} bash -c '{} || { echo "FAILED: {}" >&2; exit 1; }' || FAILED=1
 }
 
 finish() {  # tables of whatever finished; non-zero exit if a job failed (re-run to resume)
