@@ -39,3 +39,6 @@ phase "4. heldout memorization, the confidence proxy against it, then RUM next t
 "$PY" -m memorization report --save_dir "$DIR"
 "$PY" main_rum.py --save_dir "$DIR" --num_indexes_to_replace 90 --variant vanilla --unlearn FT --tag demo
 "$PY" main_rum.py --save_dir "$DIR" --num_indexes_to_replace 90 --rum_methods none,FT,SalUn --tag demo
+
+phase "5. summary: every run of this demo (analysis.py; mean over seeds, one seed here)"
+"$PY" analysis.py --save_dir "$DIR"

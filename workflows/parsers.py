@@ -29,7 +29,8 @@ def add_run_args(p):
     g.add_argument("--save_dir", default=None, help="output folder (default runs/<dataset>)")
     g.add_argument("--seed", type=non_negative_int, default=2, help="seed of this run")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    g.add_argument("--batch_size", type=positive_int, default=128)
+    g.add_argument("--batch_size", type=positive_int, default=128,
+                   help="examples per SGD step (training, unlearning and the retrain reference's recipe)")
     g.add_argument("--compile", action="store_true",
                    help="torch.compile the model (CUDA only; refused on CPU, where it does not pay off)")
     g.add_argument("--threads", type=positive_int, default=None,
@@ -50,8 +51,10 @@ def add_optim_args(p, epochs=30, lr=0.1):
 def add_recipe_args(g, epochs=30, lr=0.1):
     """The training recipe's own flags (momentum, weight decay and warm-up are shared with the
     unlearning methods in the unlearning scripts, so they are added apart)."""
-    g.add_argument("--epochs", type=positive_int, default=epochs)
-    g.add_argument("--lr", type=non_negative_float, default=lr)
+    g.add_argument("--epochs", type=positive_int, default=epochs,
+                   help="passes over the training set (of the model trained here; in the unlearning "
+                        "scripts, of the original model, see --retrain_epochs for the reference)")
+    g.add_argument("--lr", type=non_negative_float, default=lr, help="peak SGD learning rate of the schedule")
     g.add_argument("--scheduler", choices=("cosine", "multistep", "constant", "linear"), default="cosine")
     g.add_argument("--decreasing_lr", type=int_list, default=[91, 136],
                    help="milestones of --scheduler multistep")
