@@ -189,7 +189,24 @@ def correctness(net, tset, batched, batch_size=1024, tta=False):
     return torch.cat(hits, dim=1).numpy(), torch.cat(phis, dim=1).numpy()
 
 
-def run_models(ks, data, build, args, device, batched, group_size, progress=True):
+def resume_records(rec, ks, checkpoint, fp):
+    """How many of the models ks a killed run already finished (their rows are copied into rec):
+    its partial file must be of the same settings and models, else it is started again."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return 0
+    try:
+        saved = read_npz(checkpoint, "partial estimate")
+        if str(saved["fingerprint"]) != fp or saved["model_ids"].tolist() != list(ks):
+            return 0
+        done = int(saved["done"])
+        for key in rec:
+            rec[key][:done] = saved[key][:done]
+    except (UserError, KeyError, ValueError):
+        return 0  # damaged or of another version: its models are trained again
+    return done
+
+
+def run_models(ks, data, build, args, device, batched, group_size, progress=True, checkpoint=None, fp=None):
     """Raw per-model records for the models ks: in_subset [K,N], train_correct [K,N],
     test_correct [K,Nt] (all bool), in the order of ks."""
     n = len(data.train)
@@ -201,7 +218,9 @@ def run_models(ks, data, build, args, device, batched, group_size, progress=True
            "test_phi": np.zeros((len(ks), len(data.test)), dtype=np.float16)}
     step = group_size if batched else 1
     bar = progress_bar(len(ks), "heldout models", "models", progress)
-    for start in range(0, len(ks), step):
+    done = resume_records(rec, ks, checkpoint, fp)  # a time-out or kill costs one group at most
+    bar.update(done)
+    for start in range(done, len(ks), step):
         group = ks[start:start + step]
         net = train_group(group, subsets, data, build, args, device, batched, group_size)
         rows = slice(start, start + len(group))
@@ -211,6 +230,9 @@ def run_models(ks, data, build, args, device, batched, group_size, progress=True
             hits, phi = correctness(net, tset, batched,
                                     tta=recipe.is_fast(args) and bool(tset.augment.get("flip")))
             rec[f"{part}_correct"][rows], rec[f"{part}_phi"][rows] = hits[:len(group)], phi[:len(group)]
+        if checkpoint is not None:
+            write_npz(checkpoint, done=np.array(start + len(group)), model_ids=np.asarray(ks, dtype=np.int64),
+                      fingerprint=np.array(fp), **rec)
         bar.update(len(group))
     bar.close()
     return rec
@@ -304,7 +326,9 @@ def estimate(args, progress=True):
     ks = shard_models(args.num_models, shard, num_shards)
     build = build_args(arch, data)
     start = time.perf_counter()
-    rec = run_models(ks, data, build, args, device, batched, setting["models_per_batch"], progress)
+    partial = (target or out_dir(args.save_dir) / "heldout.npz").with_suffix(".partial.npz")
+    rec = run_models(ks, data, build, args, device, batched, setting["models_per_batch"], progress,
+                     checkpoint=partial, fp=fp)
     wall = time.perf_counter() - start
     record = run_record(args, data.split, arch=arch, device=str(device), settings=setting,
                         fingerprint=fp, shard={"shard": shard, "num_shards": num_shards, "source": source},
@@ -313,10 +337,12 @@ def estimate(args, progress=True):
         write_npz(target, model_ids=np.asarray(ks, dtype=np.int64), index=data.train.idx.numpy(),
                   test_index=data.test.idx.numpy(), fingerprint=np.array(fp),
                   record=np.array(json.dumps(record, default=str)), **rec)
+        partial.unlink(missing_ok=True)
         return {"skipped": False, "path": target, "shard": shard, "num_shards": num_shards,
                 "models": len(ks), "wall_time_s": wall}
     path, mem = write_estimate(args.save_dir, data.train.idx.numpy(), data.test.idx.numpy(), rec,
                                {**record, "merged_shards": None}, args.influence)
+    partial.unlink(missing_ok=True)
     return {"skipped": False, "path": path, "models": len(ks), "wall_time_s": wall, "score": mem}
 
 

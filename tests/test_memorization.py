@@ -399,3 +399,34 @@ def test_module_entry_point_errors_without_traceback(tmp_path):
     assert len(err.splitlines()) == 1 and "Traceback" not in err and "main_train.py" in err, err
     assert err.startswith("memorization: error:")
 
+
+
+def test_an_interrupted_estimate_resumes_from_its_finished_models(trained_digits, tmp_path, monkeypatch):
+    """A time-out after the first group of models: the rerun trains only the rest, and the scores
+    equal those of an uninterrupted run bit for bit."""
+    flags = ["--num_models", "4", "--models_per_batch", "2", "--epochs", "1", "--arch", "tinymlp"]
+    runs = {}
+    for name in ("whole", "killed"):
+        runs[name] = tmp_path / name
+        shutil.copytree(trained_digits, runs[name], ignore=shutil.ignore_patterns("unlearn", "retrain"))
+    assert memorization_main(["estimate", "--save_dir", str(runs["whole"]), *flags]) == 0
+    real, calls = heldout.train_group, []
+
+    def killed_after_one_group(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(heldout, "train_group", killed_after_one_group)
+    with pytest.raises(SystemExit):
+        memorization_main(["estimate", "--save_dir", str(runs["killed"]), *flags])
+    assert (runs["killed"] / "memorization" / "heldout.partial.npz").is_file()
+    calls.clear()
+    monkeypatch.setattr(heldout, "train_group", lambda *a, **kw: (calls.append(1), real(*a, **kw))[1])
+    assert memorization_main(["estimate", "--save_dir", str(runs["killed"]), *flags]) == 0
+    assert len(calls) == 1  # only the second group was trained again
+    a, b = (np.load(r / "memorization" / "heldout.npz") for r in (runs["whole"], runs["killed"]))
+    for key in ("score", "in_subset", "train_phi", "test_phi"):
+        assert np.array_equal(a[key], b[key], equal_nan=True), key
+    assert not (runs["killed"] / "memorization" / "heldout.partial.npz").exists()
