@@ -156,3 +156,27 @@ def test_a_new_data_set_and_model_are_one_file_each(tmp_path, monkeypatch):
     finally:
         datasets.LOADERS.pop("blobs", None)
         models.MODELS.pop("linear", None)
+
+
+def test_help_shows_each_strengths_real_default_per_method(capsys):
+    with pytest.raises(SystemExit):
+        main_forget.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    for flag in ("unlearn_epochs", "unlearn_lr", "alpha", "kd_T", "salun_ratio", "wf_samples"):
+        for name, method in unlearn.METHODS.items():
+            if flag in method.defaults:
+                assert f"{name} {method.defaults[flag]}" in text, (flag, name)
+
+
+def test_files_keep_the_umask_mode(tmp_path):
+    import os
+    import engine.io
+    old = os.umask(0o022)
+    try:
+        engine.io.UMASK = 0o022
+        engine.io.write_json(tmp_path / "a.json", {})
+    finally:
+        os.umask(old)
+        engine.io.UMASK = old
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644

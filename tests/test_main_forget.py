@@ -125,3 +125,16 @@ def test_main_random_and_generate_mask(run_dir):
     assert metrics_of(run_dir, "SalUn", "random_n30_s2")["config"]["mask_path"].endswith("mask_0.2.pt")
     assert_clean_error(run_main("main_random.py", "--save_dir", run_dir, "--unlearn", "FT",
                                 "--num_indexes_to_replace", "5"), "main_forget.py")
+
+
+def test_variants_never_overwrite_each_other_and_skip_existing_skips_only_the_same_run(run_dir):
+    base = ["--save_dir", str(run_dir), "--unlearn", "NG", "--num_indexes_to_replace", "20", "--retrain_epochs", "1",
+            "--unlearn_epochs", "1"]
+    for extra in ([], ["--alpha", "0.9"], ["--augment_forget", "simple"]):
+        assert run_main("main_forget.py", *base, *extra).returncode == 0
+    runs = sorted((run_dir / "unlearn").glob("NG-*/random_n20_s2/s2/metrics.json"))
+    assert len(runs) == 3  # default, --alpha 0.9, the simple augmentation: three folders
+    assert "skipped" in run_main("main_forget.py", *base, "--alpha", "0.9", "--skip_existing").stdout
+    proc = run_main("main_forget.py", *base, "--alpha", "0.8", "--skip_existing")
+    assert proc.returncode == 0 and "skipped" not in proc.stdout
+    assert len(list((run_dir / "unlearn").glob("NG-*/random_n20_s2/s2/metrics.json"))) == 4
