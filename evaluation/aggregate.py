@@ -113,6 +113,8 @@ def settings(m):
     out["arch"] = arch_used(m)
     if config.get("mask_path"):
         out["mask"] = Path(config["mask_path"]).name
+    if m.get("original_sha256"):  # runs from an original model trained again are not seeds of these
+        out["original"] = m["original_sha256"][:8]
     return out
 
 
