@@ -18,12 +18,15 @@ method), `ssl` and `augment` (the capstone's add-ons, wired in by `addons`).
 import dataclasses
 import math
 from dataclasses import dataclass, fields
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from engine.errors import UserError
 from engine.registry import Registry
+
+if TYPE_CHECKING:  # for the annotations only
+    from datasets.base import TensorSet
 
 METHODS = Registry("--unlearn")
 

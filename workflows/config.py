@@ -1,7 +1,7 @@
 """The frozen config of each workflow, built once from the parsed flags with every default
 resolved (save folder, training recipe, the method's strengths). See engine/config.py."""
 import argparse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import unlearn
 from datasets import DataFlags
@@ -130,7 +130,3 @@ def step_method(cfg, name, overrides, keep_mask):
     return unlearn.resolve(name, **{**typed, **overrides}, batch_size=base.batch_size, seed=base.seed,
                            momentum=base.momentum, weight_decay=base.weight_decay, warmup=base.warmup,
                            mask_path=base.mask_path if keep_mask else None)
-
-
-def with_method(cfg, method):
-    return replace(cfg, method=method)
