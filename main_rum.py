@@ -30,7 +30,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     typed = parsers.given_flags(parser, argv)
-    cfg = rum_config(args, typed)  # checks every flag before anything is trained
+    cfg = rum_config(args)  # checks every flag before anything is trained
     ensure_original(train_config(args), typed)
     metrics, path = run_rum(cfg)
     if metrics is None:

@@ -108,14 +108,14 @@ TEMPLATE_PARTS = {"NG": {"rum_alphas": "0.99,0.97,0.97", "rum_epochs": "5,5,10",
 DEFAULT_PLAN = {"variant": "rum", "rum_methods": "none,FT,SalUn", "unlearn": "FT"}
 
 
-def rum_config(args, typed=()):
+def rum_config(args):
     """The RUM plan: what was asked for; `--unlearn M` alone runs RUM's template for M (RUM^F with
     M on every part, NG with the template's per-part alpha/epochs/LR); nothing at all runs full
     RUM none,FT,SalUn. RUM's default forget set is `--mem mix`, unless another kind was asked for."""
     plan = {k: vars(args)[k] or DEFAULT_PLAN[k] for k in DEFAULT_PLAN}
     if args.unlearn is not None and args.variant is None and args.rum_methods is None:
         template = TEMPLATE_PARTS.get(unlearn.canonical(args.unlearn), {})
-        plan.update(variant="rumf", **{k: v for k, v in template.items() if k not in typed})
+        plan.update(variant="rumf", **{k: v for k, v in template.items() if vars(args)[k] is None})
     kinds = (args.mem, args.group_index, args.forget_index_file, args.class_to_replace)
     if all(k is None for k in kinds):
         plan["mem"] = "mix"
