@@ -6,8 +6,8 @@ tests/test_readme_replay.py runs them in order in one folder; README.md shows th
 
 # RUM's placeholders, filled for digits ({dataset name}, {model architecture}, sizes and strengths);
 # its sizes (3,000 examples, 5-30 epochs) shrink to digits-sized ones
-RUM_FILL = {"{dataset name}": "digits", "{model architecture}": "cnn", "{epochs}": "2",
-            "{epochs for training the original model}": "2", "{learning_rate}": "0.1",
+RUM_FILL = {"{dataset name}": "digits", "{model architecture}": "cnn", "{epochs}": "1",
+            "{epochs for training the original model}": "1", "{learning_rate}": "0.1",
             "{batch_size}": "256", "${unlearn method}": "GA", "{memorization group}": "high",
             "{memorization proxy}": "heldout", "${alpha}": "0.99", "${beta}": "0.001", "${gamma}": "0.99",
             "${saliency_map_path}": "masks/high", "3000": "30", "--unlearn_epochs 30": "--unlearn_epochs 2",
@@ -16,7 +16,7 @@ RUM_FILL = {"{dataset name}": "digits", "{model architecture}": "cnn", "{epochs}
 RUM = [
     ("python main_train.py --dataset {dataset name} --arch {model architecture} --epochs {epochs} "
      "--lr {learning_rate} --batch_size {batch_size}", "runs/digits/original/metrics.json"),
-    ("setup: python -m memorization estimate --num_models 4 --epochs 1",
+    ("setup: python -m memorization estimate --num_models 4 --epochs 1 --arch tinymlp",
      "runs/digits/memorization/heldout.npz"),
     ("python main_rum.py --unlearn ${unlearn method} --mem mix --num_indexes_to_replace 3000 --dataset "
      "{dataset name} --arch {model architecture} --epochs {epochs for training the original model} --lr 0.1 "
