@@ -85,6 +85,7 @@ class Trainer:
             self.epoch = epoch
             start = time.perf_counter()
             yield epoch
+            self._check_loss()  # every loop gets the end-of-epoch check, and before its state is saved
             self.scheduler.step()
             self.seconds += time.perf_counter() - start
             for callback in self.on_epoch_end:  # after the schedule step: a resume starts clean
@@ -108,8 +109,8 @@ class Trainer:
 
     def step(self, loss):
         """Backward + masked SGD step. A NaN/inf loss is recorded on the device (no host sync per
-        step, which would stall a GPU) and raises Diverged at the next `check_finite` (every
-        CHECK_EVERY steps and at the end of each epoch). Returns the loss (a detached tensor)."""
+        step, which would stall a GPU) and raises Diverged every CHECK_EVERY steps and at the end of
+        each epoch of `epochs()`. Returns the loss (a detached tensor)."""
         if self.regularizer is not None:
             with self.autocast():
                 loss = loss + self.regularizer(self.model)
