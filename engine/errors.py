@@ -1,4 +1,4 @@
-"""User-facing errors: one line on stderr, exit code 2, never a traceback."""
+"""User-facing errors: one line on stderr and a non-zero exit (2 for bad input), never a traceback."""
 import functools
 import os
 import sys
@@ -43,12 +43,11 @@ def cli_main(fn):
         except Exception as e:  # a bug, not bad input: still one line (and exit 3), never a traceback
             if os.environ.get("UNLEARN_DEBUG"):
                 raise
-            print(f"{program_name(fn)}: internal error: {type(e).__name__}: {e} (a bug: please report it; "
-                  "UNLEARN_DEBUG=1 shows the traceback)", file=sys.stderr)
-            sys.exit(3)
+            fail(fn, f"{type(e).__name__}: {e} (a bug: please report it; UNLEARN_DEBUG=1 shows the "
+                     "traceback)", kind="internal error", code=3)
     return wrapper
 
 
-def fail(fn, message):
-    print(f"{program_name(fn)}: error: {message}", file=sys.stderr)
-    sys.exit(2)
+def fail(fn, message, kind="error", code=2):
+    print(f"{program_name(fn)}: {kind}: {message}", file=sys.stderr)
+    sys.exit(code)
