@@ -6,8 +6,6 @@ split and moves everything to the device once. `forget_sets` chooses and saves w
 Layer: data, beside `models`, right above `engine`; it imports `engine` only, so any layer above
 may use it.
 """
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import numpy as np
 import torch
 
 from engine.errors import UserError
-from engine.registry import Registry
+from engine.registry import Registry, import_all
 from engine.io import ensure_writable_dir, read_json, sha256_of_indices, write_json
 from .base import Bundle, TensorSet
 
@@ -167,6 +165,4 @@ def attach(cfg, bundle, device, create_split):
     return data
 
 
-# every module here is imported, so each data set's @register runs: adding one is adding a file
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_all(__name__, __path__)  # every module here registers its data set(s)

@@ -1,5 +1,8 @@
 """One registry helper for every kind of named thing a flag selects (models, data sets, methods):
 it refuses a name registered twice and turns an unknown name into a one-line error."""
+import importlib
+import pkgutil
+
 from .errors import UserError
 
 
@@ -36,3 +39,10 @@ class Registry(dict):
 
     def lookup(self, name):
         return self[self.canonical(name)]
+
+
+def import_all(package, path):
+    """Import every module of a package (`import_all(__name__, __path__)` in its __init__), so each
+    module's @register runs: adding a method, data set or model is adding one file."""
+    for module in pkgutil.iter_modules(path):
+        importlib.import_module(f"{package}.{module.name}")

@@ -3,9 +3,8 @@
 `save_model` / `load_model` are the one checkpoint format.
 
 Layer: models, beside `datasets`, right above `engine`; it imports `engine` only."""
-import importlib
-import pkgutil
 
+from engine.registry import import_all
 from .base import Classifier, Normalize
 from .registry import MODELS, build_model, check_arch, register
 from .checkpoint import build_args, load_model, model_sha256, save_model
@@ -14,6 +13,4 @@ from .fastnet import whiten_init
 __all__ = ["MODELS", "Classifier", "Normalize", "build_args", "build_model", "check_arch", "load_model",
            "model_sha256", "register", "save_model", "whiten_init"]
 
-# every module here is imported, so each architecture's @register runs: adding one is adding a file
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_all(__name__, __path__)  # every module here registers its architecture(s)

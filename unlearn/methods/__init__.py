@@ -3,8 +3,6 @@
 
 A method module imports `unlearn` (the registry, `UnlearnData`), `unlearn.harness` (the shared
 loop pieces) and `engine`; it never imports `workflows`, and does not evaluate or save."""
-import importlib
-import pkgutil
+from engine.registry import import_all
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_all(__name__, __path__)
