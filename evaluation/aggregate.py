@@ -73,7 +73,10 @@ def _built_arch(folder):
 def arch_used(m):
     """The architecture a run unlearned: that of its retrain reference, which is built like the
     starting model (`config.arch` is only what was typed; unlearning takes the checkpoint's). The
-    reference is looked for where it was written, then in the run's own save folder (moved runs)."""
+    reference is looked for where it was written, then in the run's own save folder (moved runs).
+    Runs record it themselves (`arch` in metrics.json); the lookup serves runs made before."""
+    if m.get("arch"):
+        return m["arch"]
     reference = (m.get("reference") or {}).get("path")
     if reference:
         run_file = Path(m["_path"])
