@@ -176,21 +176,32 @@ def t_interval(values, confidence=0.95):
     return mean, float(lo), float(hi)
 
 
+def reference_key(m):
+    """The retrain reference a run was scored against (its folder's name: a hash of the forget set,
+    seed and recipe), so that runs on the same forget sets can be matched wherever they lie."""
+    path = (m.get("reference") or {}).get("path")
+    return Path(path).name if path else None
+
+
 def summarise(runs, columns):
     """One row per method variant × forget-set kind × group: seeds counted, `columns` as mean and
-    `<column>_ci` (half-width of the 95% t-interval; None for one seed)."""
+    `<column>_ci` (half-width of the 95% t-interval; None for one seed). The `original` rows come
+    first and every row says whether it had `no_effect` (see mark_no_effect), so forget accuracy and
+    ToW are summarised whether asked for or not."""
     labels = variant_labels(runs)
     groups = {}
     for m in runs:
         key = (labels[id(m)], m["forget_set"]["kind"], group_label(m["forget_set"]))
         groups.setdefault(key, []).append(m)
     rows = []
-    for (method, kind, group), members in sorted(groups.items(), key=lambda kv: row_order(*kv[0])):
+    for (method, kind, group), members in groups.items():
         ok = [m for m in members if not m.get("diverged")]
         row = {"method": method, "kind": kind, "group": group, "n_seeds": len(ok),
-               "n_diverged": len(members) - len(ok)}
+               "n_diverged": len(members) - len(ok),
+               "original": all(m["method"] == BASELINE for m in members),
+               "references": {reference_key(m) for m in members}}
         values = [run_values(m) for m in ok]
-        for col in columns:
+        for col in dict.fromkeys([*columns, *NO_EFFECT_FIGURES]):
             vals = [v[col] for v in values if col in v and v[col] is not None and math.isfinite(v[col])]
             if vals:
                 mean, lo, hi = t_interval(vals)
@@ -199,7 +210,57 @@ def summarise(runs, columns):
             else:
                 row[col], row[f"{col}_ci"] = None, None
         rows.append(row)
+    rows.sort(key=lambda r: (not r["original"], *row_order(r["method"], r["kind"], r["group"])))
+    return mark_no_effect(rows)
+
+
+# ---- the starting model as a baseline: which methods did nothing measurable -------------------
+
+BASELINE = "original"  # the method that leaves the starting model as it is
+NO_EFFECT_FIGURES = ("forget", "tow")
+NO_EFFECT_MARK = "∅"
+NO_EFFECT_NOTE = (f"{NO_EFFECT_MARK} = no effect: the mean forget accuracy and the mean ToW both lie inside the "
+                  "95% t-interval of `original` (the starting model, not unlearned) on the same forget set, so "
+                  "these runs cannot be told apart from not unlearning at all (judged only where `original` "
+                  "has two or more seeds).")
+
+
+def inside(value, interval, tolerance=1e-9):
+    """Whether `value` lies in the closed `interval` (low, high); the tolerance lets a method that
+    left the model unchanged match an interval of width 0 despite floating-point rounding."""
+    return value is not None and interval is not None and interval[0] - tolerance <= value <= interval[1] + tolerance
+
+
+def no_effect(means, intervals):
+    """Whether a method's means ({figure: mean}) of forget accuracy and ToW both lie inside the
+    baseline's 95% t-intervals ({figure: (low, high), or None for one seed})."""
+    return all(inside(means.get(f), intervals.get(f)) for f in NO_EFFECT_FIGURES)
+
+
+def row_interval(row, column):
+    """(low, high) of a summary row's 95% t-interval of `column`; None without one."""
+    mean, half = row.get(column), row.get(f"{column}_ci")
+    return None if mean is None or half is None else (mean - half, mean + half)
+
+
+def baseline_of(row, rows):
+    """The `original` row on `row`'s forget sets: same kind and group, and scored against the same
+    retrain references (so the same data set, forget sets and seeds)."""
+    return next((b for b in rows if b["original"] and (b["kind"], b["group"]) == (row["kind"], row["group"])
+                 and b["references"] & row["references"]), None)
+
+
+def mark_no_effect(rows):
+    """Set `no_effect` on every summary row (never on the `original` rows themselves)."""
+    for row in rows:
+        base = None if row["original"] else baseline_of(row, rows)
+        row["no_effect"] = base is not None and \
+            no_effect(row, {f: row_interval(base, f) for f in NO_EFFECT_FIGURES})
     return rows
+
+
+def marked(label, flagged):
+    return f"{label} {NO_EFFECT_MARK}" if flagged else label
 
 
 # the groups that form a scale (memorization low..high, ES by distance); mix and the rest follow
@@ -239,16 +300,18 @@ def to_markdown(rows, columns, titles):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         seeds = f"{r['n_seeds']}" + (f" (+{r['n_diverged']} diverged)" if r["n_diverged"] else "")
-        cells = [r["method"], r["kind"], r["group"], seeds]
+        cells = [marked(r["method"], r["no_effect"]), r["kind"], r["group"], seeds]
         cells += [fmt(r[c], r[f"{c}_ci"], 2 if c in ACC_SETS or c.endswith("_gap") and "mia" not in c
                       else 3) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r["original"] for r in rows):
+        lines += ["", NO_EFFECT_NOTE]
     return "\n".join(lines) + "\n"
 
 
 def table_fields(columns):
     """The columns of tow.csv / tow_mia.csv: the row's labels, then each figure and its CI."""
-    return (["method", "kind", "group", "n_seeds", "n_diverged"]
+    return (["method", "kind", "group", "n_seeds", "n_diverged", "no_effect"]
             + [f"{c}{s}" for c in columns for s in ("", "_ci")])
 
 

@@ -280,3 +280,21 @@ def test_slug_is_a_safe_file_name():
         "no_aug.class_to_replace=3-5.group_index=-1"
     long = report.slug([("dataset", "x" * 300)])
     assert len(long) <= 120 and "/" not in long
+
+
+def test_original_comes_first_and_methods_inside_its_interval_are_flagged(tmp_path, capsys):
+    """A method whose forget accuracy and ToW both lie inside `original`'s 95% t-interval on the
+    same forget set did nothing measurable: flagged; one that moves forget accuracy is not."""
+    for seed, (forget, tow) in enumerate(((60.0, 0.80), (62.0, 0.82), (61.0, 0.79)), 1):
+        fake_run(tmp_path, "original", "memorization", HIGH, seed, tow, forget=forget)
+        fake_run(tmp_path, "FT", "memorization", HIGH, seed, tow, forget=forget)
+        fake_run(tmp_path, "GA", "memorization", HIGH, seed, tow, forget=forget - 30)
+    fake_run(tmp_path, "NG", "memorization", {"group": "low", "proxy": "heldout"}, 1, 0.8, forget=61.0)
+    assert call(analysis, capsys, "--save_dir", tmp_path)[0] == 0
+    rows = read_csv(tmp_path / "analysis" / "tow.csv")
+    assert rows[0]["method"] == "original"
+    assert {r["method"]: r["no_effect"] for r in rows} == {"original": "False", "FT": "True", "GA": "False",
+                                                          "NG": "False"}  # NG: no original on its set
+    markdown = (tmp_path / "analysis" / "tow.md").read_text()
+    assert f"| FT {aggregate.NO_EFFECT_MARK} |" in markdown and "| GA |" in markdown
+    assert markdown.rstrip().endswith(aggregate.NO_EFFECT_NOTE)
