@@ -23,7 +23,7 @@ ADDONS = [("none", "none"), ("simple", "none"), ("contrastive", "none"), ("none"
 ADDON_LABEL = {("none", "none"): "—", ("simple", "none"): "SSL simple",
                ("contrastive", "none"): "SSL contrastive", ("none", "simple"): "aug simple",
                ("none", "arpl"): "aug ARPL", ("none", "opengan"): "aug OpenGAN"}
-METHOD_ORDER = ["bad-teaching", "SCRUB", "GA", "SalUn"]
+METHOD_ORDER = [aggregate.BASELINE, "bad-teaching", "SCRUB", "GA", "SalUn"]
 COLUMNS = [("forget", "forget %", 2), ("retain", "retain %", 2), ("test", "test %", 2),
            ("mia_confidence", "MIA", 3), ("tow", "ToW", 3), ("tow_mia", "ToW-MIA", 3),
            ("geo_metric", "geo", 2), ("wall_time_s", "time s", 1)]
@@ -67,7 +67,20 @@ def cell(stat, digits):
     return f"{mean:.{digits}f}" + ("" if lo is None else f" ± {(hi - lo) / 2:.{digits}f}")
 
 
+def no_effect(row, baseline):
+    """Whether a row's forget accuracy and ToW lie inside the baseline row's t-intervals."""
+    if baseline is None or row is baseline:
+        return False
+    means = {f: row[f][0] if row[f] else None for f in aggregate.NO_EFFECT_FIGURES}
+    intervals = {f: baseline[f][1:] if baseline[f] and baseline[f][1] is not None else None
+                 for f in aggregate.NO_EFFECT_FIGURES}
+    return aggregate.no_effect(means, intervals)
+
+
 def table(rows, kind):
+    """The Markdown table of one forget-set kind, `original` first, and the no-effect note when
+    there is an `original` row."""
+    baseline = rows.get((kind, aggregate.BASELINE, ADDONS[0]))
     head = ["method", "add-on", "seeds"] + [t for _, t, _ in COLUMNS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     methods = sorted({k[1] for k in rows if k[0] == kind},
@@ -78,9 +91,12 @@ def table(rows, kind):
             if row is None:
                 continue
             seeds = str(row["n"]) + (f" (+{row['diverged']} diverged)" if row["diverged"] else "")
-            cells = [method, ADDON_LABEL.get(addon, "/".join(addon)), seeds]
+            cells = [aggregate.marked(method, no_effect(row, baseline)),
+                     ADDON_LABEL.get(addon, "/".join(addon)), seeds]
             cells += [cell(row[c], d) for c, _, d in COLUMNS]
             lines.append("| " + " | ".join(cells) + " |")
+    if baseline is not None:
+        lines += ["", aggregate.NO_EFFECT_NOTE]
     return "\n".join(lines)
 
 
@@ -152,7 +168,8 @@ def render(runs, save_dir, results_path, command, seconds):
              + (f"; the sweep took {seconds / 60:.1f} min" if seconds else "") + ").", "",
              "bad-teaching, SCRUB, NegGrad (`GA`) and SalUn, each without an add-on (—), with a "
              "self-supervised term (`--ssl simple|contrastive`, SimCLR model from `simclr.py`) or with "
-             "forget-set augmentation (`--augment_forget simple|arpl|opengan`). Accuracies in %, MIA = SVC "
+             "forget-set augmentation (`--augment_forget simple|arpl|opengan`), after `original` (the "
+             "starting model, not unlearned: the baseline). Accuracies in %, MIA = SVC "
              "attack on confidence (fraction of forget examples judged non-members), ToW / ToW-MIA against "
              "the model retrained without the forget set, geo = sqrt(|forget − a0|·|test − a0|) with a0 "
              "the original model's test accuracy (docs/reference.md), time = the method's wall time. "

@@ -298,3 +298,14 @@ def test_original_comes_first_and_methods_inside_its_interval_are_flagged(tmp_pa
     markdown = (tmp_path / "analysis" / "tow.md").read_text()
     assert f"| FT {aggregate.NO_EFFECT_MARK} |" in markdown and "| GA |" in markdown
     assert markdown.rstrip().endswith(aggregate.NO_EFFECT_NOTE)
+
+
+def test_capstone_table_puts_original_first_and_flags_no_effect(tmp_path):
+    from evaluation import capstone_report
+    for seed, (forget, tow) in enumerate(((60.0, 0.80), (62.0, 0.82)), 1):
+        for method, shift in (("SCRUB", -30), ("GA", 0), ("original", 0)):
+            fake_run(tmp_path, method, "random", {"n": 10}, seed, tow, forget=forget + shift)
+    text = capstone_report.table(capstone_report.summarise(aggregate.load_runs([tmp_path])), "random")
+    methods = [line.split(" | ")[0][2:] for line in text.splitlines()[2:5]]
+    assert methods == ["original", "SCRUB", f"GA {aggregate.NO_EFFECT_MARK}"]
+    assert text.endswith(aggregate.NO_EFFECT_NOTE)
