@@ -9,6 +9,7 @@ from scipy import stats
 
 import analysis
 import analysis_mia
+from conftest import ROOT
 from evaluation import aggregate, report
 from engine.config import freeze
 from unlearn import METHODS
@@ -309,3 +310,24 @@ def test_capstone_table_puts_original_first_and_flags_no_effect(tmp_path):
     methods = [line.split(" | ")[0][2:] for line in text.splitlines()[2:5]]
     assert methods == ["original", "SCRUB", f"GA {aggregate.NO_EFFECT_MARK}"]
     assert text.endswith(aggregate.NO_EFFECT_NOTE)
+
+
+def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("rum_table", ROOT / "scripts" / "rum_table.py")
+    rum_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rum_table)
+    mix = {"group": "mix", "proxy": "heldout"}
+    for seed, tow in ((1, 0.80), (2, 0.81)):
+        for part in rum_table.PARTS:
+            group = {"group": part, "proxy": "heldout"}
+            fake_run(tmp_path, "original", "memorization", group, seed, tow + 0.1)  # the best ToW: not a choice
+            fake_run(tmp_path, "FT", "memorization", group, seed, tow)
+        fake_run(tmp_path, "original", "memorization", mix, seed, tow)
+        for variant, shift in (("vanilla", 0), ("shuffle", 0.1), ("rumf", 0.1)):
+            fake_run(tmp_path, f"{variant}-FT", "memorization", mix, seed, tow + shift,
+                     config={"unlearn": "FT"}, variant=variant)
+    text = rum_table.table(tmp_path, "heldout", "t")
+    assert "| original | 0.805 ± 0.064 | — | — | — |" in text
+    assert f"| FT | 0.805 ± 0.064 {aggregate.NO_EFFECT_MARK} | 0.905 ± 0.064 |" in text
+    assert "low: **FT**" in text and text.count(aggregate.NO_EFFECT_NOTE) == 2
