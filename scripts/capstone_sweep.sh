@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The capstone's experiment on digits: bad-teaching, SCRUB, NegGrad (GA) and
 # SalUn x random (10%) and class-wise forgetting x {no add-on, --ssl simple, --ssl contrastive,
-# --augment_forget simple, arpl, opengan} x seeds. Needs and makes, once: the original model,
+# --augment_forget simple, arpl, opengan} x seeds, after `original` (no add-on) as the baseline. Needs and makes, once: the original model,
 # the SimCLR model, an ARPL and an OpenGAN generator per forget set. Every job skips itself when
 # its metrics.json exists, so re-running resumes. Ends with the '## Capstone experiment' section of
 # <save_dir>/results.md (python -m evaluation.capstone_report; docs/results.md with --write_docs)
@@ -37,6 +37,7 @@ VARIANTS=("base:" "ssl-simple:--ssl simple" "ssl-contrastive:--ssl contrastive"
           "aug-simple:--augment_forget simple" "aug-arpl:--augment_forget arpl"
           "aug-opengan:--augment_forget opengan")
 FORGET_SETS=("random:--num_indexes_to_replace $N" "class:--class_to_replace $CLASS")
+METHODS=$(with_baseline "$METHODS")
 
 ensure_original
 if [ ! -f "$SAVE/simclr/model.json" ]; then
@@ -55,11 +56,12 @@ for seed in $SEEDS; do for fs in "${FORGET_SETS[@]}"; do for kind in arpl openga
   echo "$PY -m unlearn.augment train --kind $kind $COMMON ${fs#*:} --seed $gseed"
 done; done; done | sort -u | run_jobs
 
-jobs_for() {  # $1 = first: one GA baseline per forget set and seed (each trains its retrain
+jobs_for() {  # $1 = first: the `original` run per forget set and seed (each trains its retrain
               # reference once, so parallel jobs never race for it); rest: all the others
   for seed in $SEEDS; do for fs in "${FORGET_SETS[@]}"; do for method in $METHODS; do
     for v in "${VARIANTS[@]}"; do
       tag=${v%%:*}; flags=${v#*:}
+      { [ "$method" = original ] && [ "$tag" != base ]; } && continue  # an add-on needs a method
       first=$([ "$method" = "${METHODS%% *}" ] && [ "$tag" = base ] && echo 1 || echo 0)
       { [ "$1" = first ] && [ "$first" = 0 ]; } && continue
       { [ "$1" = rest ] && [ "$first" = 1 ]; } && continue
@@ -70,7 +72,7 @@ jobs_for() {  # $1 = first: one GA baseline per forget set and seed (each trains
     done
   done; done; done
 }
-echo "== retrain references (one baseline run per forget set and seed)"
+echo "== retrain references (the original run of each forget set and seed)"
 jobs_for first | run_jobs
 echo "== unlearning runs"
 jobs_for rest | run_jobs

@@ -64,6 +64,13 @@ ensure_scores() {
   fi
 }
 
+with_baseline() {  # the methods $1 after `original` (the starting model left as it is): every
+                  # table compares each method with it on the same forget sets and seeds
+  local method list=original
+  for method in $1; do [ "$method" = original ] || list+=" $method"; done
+  echo "$list"
+}
+
 FAILED=0
 run_jobs() {  # run the commands on stdin, $JOBS at a time; a failed job does not stop the others
   local commands

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Methods × entanglement (ES) groups × seeds (RUM's --group_index experiments; groups 0..14 by
-# distance to the embedding centroid). Re-running resumes.
+# distance to the embedding centroid), `original` included as the baseline. Re-running resumes.
 source "$(dirname "$0")/lib.sh"
 METHODS="FT l1-sparse GA NG SCRUB wfisher RL SalUn"; ES_GROUPS="3 12 14"
 parse_common "$@"
@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
 done
 N=${N:-60}
 ensure_original
-for seed in $SEEDS; do for group in $ES_GROUPS; do for method in $METHODS; do
+for seed in $SEEDS; do for group in $ES_GROUPS; do for method in $(with_baseline "$METHODS"); do
   echo "$PY main_forget.py $COMMON --unlearn $method --group_index $group --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
 done; done; done | run_jobs
 finish

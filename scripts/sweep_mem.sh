@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Methods × memorization groups × seeds (RUM's --mem experiments). Re-running resumes: finished
-# runs are skipped. Example (CIFAR-10): scripts/sweep_mem.sh --dataset cifar10 --data ~/data -n 3000
+# Methods × memorization groups × seeds (RUM's --mem experiments), `original` included as the
+# baseline. Re-running resumes: finished runs are skipped. Example (CIFAR-10): scripts/sweep_mem.sh --dataset cifar10 --data ~/data -n 3000
 source "$(dirname "$0")/lib.sh"
 METHODS="FT l1-sparse GA NG SCRUB wfisher RL SalUn"; MEM_GROUPS="low mid high"
 parse_common "$@"
@@ -16,7 +16,7 @@ done
 N=${N:-90}
 ensure_original
 ensure_scores
-for seed in $SEEDS; do for group in $MEM_GROUPS; do for method in $METHODS; do
+for seed in $SEEDS; do for group in $MEM_GROUPS; do for method in $(with_baseline "$METHODS"); do
   echo "$PY main_forget.py $COMMON --unlearn $method --mem $group --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
 done; done; done | run_jobs
 finish

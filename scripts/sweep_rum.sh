@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # RUM variants × seeds on one `--mem mix` forget set: Vanilla, Shuffle and RUM^F for each method,
-# and full RUM with the given per-part methods. Re-running resumes.
+# and full RUM with the given per-part methods; `original` (main_forget.py) on the same forget set
+# as the baseline. Re-running resumes.
 source "$(dirname "$0")/lib.sh"
 METHODS="FT NG SalUn"; RUM_METHODS="none,FT,SalUn"
 parse_common "$@"
@@ -17,6 +18,7 @@ N=${N:-90}
 ensure_original
 ensure_scores
 for seed in $SEEDS; do
+  echo "$PY main_forget.py $COMMON --unlearn original --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
   for method in $METHODS; do for variant in vanilla shuffle rumf; do
     echo "$PY main_rum.py $COMMON --variant $variant --unlearn $method --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
   done; done
