@@ -28,6 +28,7 @@ class ForgetFlags:
     mem_file: str | None = None
     group_index: int | None = None
     forget_index_file: str | None = None
+    allow_overlap: bool = False
 
 
 @dataclass
@@ -108,30 +109,83 @@ def mid_target(scores, proxy):
     return 0.5 if proxy == "heldout" else float(np.median(scores[np.isfinite(scores)]))
 
 
-def group_split(scores, n, mid_target):
-    """(high, mid, low) positions: top n, closest n to mid_target, bottom n (stable ties)."""
+@dataclass(frozen=True)
+class Groups:
+    """Positions of the high, mid and low groups of one score vector, and the cuts between them
+    that fall inside a run of equal values ({"high" | "mid" | "low": what was tied})."""
+    high: np.ndarray
+    mid: np.ndarray
+    low: np.ndarray
+    ties: dict
+
+
+def tie_at_cut(keys, n):
+    """(tied, taken, value) when keeping the first n of the ranked `keys` cuts through equal
+    values (the stable sort then chose among them by position), else None."""
+    if n == 0 or n >= len(keys) or keys[n - 1] != keys[n]:
+        return None
+    tied = keys == keys[n - 1]
+    return int(tied.sum()), int(tied[:n].sum()), float(keys[n - 1])
+
+
+def group_split(scores, sizes, target, allow_overlap=False):
+    """The (high, mid, low) groups of sizes (h, m, l): the top h, the bottom l, and the m of the
+    rest closest to `target`, so the three never share an example (ties: stable, by position).
+    Sizes that add up to more than the examples cannot be disjoint: a UserError, unless
+    `allow_overlap`, when mid is the m closest to `target` of all examples (RUM's rule)."""
+    h, m, l = sizes
+    if h + m + l > len(scores) and not allow_overlap:
+        raise UserError(f"high, mid and low groups of {h}, {m} and {l} examples need {h + m + l} training "
+                        f"examples and there are {len(scores)}: lower --num_indexes_to_replace, or pass "
+                        "--allow_overlap to let the groups share examples")
     desc = np.argsort(-scores, kind="stable")
-    high, low = desc[:n], desc[::-1][:n]
-    mid = desc[np.argsort(np.abs(scores[desc] - mid_target), kind="stable")][:n]
-    return high, mid, low
+    asc = desc[::-1]
+    rest = desc if h + m + l > len(scores) else desc[h:len(desc) - l]
+    distance = np.abs(scores[rest] - target)
+    by_distance = np.argsort(distance, kind="stable")
+    cuts = {"high": tie_at_cut(scores[desc], h), "mid": tie_at_cut(distance[by_distance], m),
+            "low": tie_at_cut(scores[asc], l)}
+    return Groups(desc[:h], rest[by_distance][:m], asc[:l],
+                  {cut: describe_tie(cut, *tie, target) for cut, tie in cuts.items() if tie})
 
 
-def mix_parts(high, mid, low, n):
-    """(high, mid, low) parts of a `mix` of n: a third of each group, the low part taking the
-    remainder. Parts are disjoint: where few scores lie near the mid target (digits: most heldout
-    scores are 0, few near 0.5) the mid group overlaps the high one, so each part takes the first
-    of its group not already in an earlier part (RUM took them blindly: duplicates)."""
-    taken, parts = set(), []
-    # each group lists n positions and earlier parts take at most 2 * (n // 3) of them: enough left
-    for group, size in zip((high, mid, low), part_sizes(n)):
-        fresh = [p for p in group.tolist() if p not in taken][:size]
-        taken.update(fresh)
-        parts.append(np.asarray(fresh, dtype=np.int64))
-    return parts
+def describe_tie(cut, tied, taken, value, target):
+    where = f"at distance {value:g} from the mid target {target:g}" if cut == "mid" else f"scoring {value:g}"
+    return f"{cut}: {taken} of the {tied} examples {where} taken by position"
 
 
-def mix_of(high, mid, low, n):
-    return np.concatenate(mix_parts(high, mid, low, n))
+# which cuts decide a group's examples (mid: the examples high and low took are not candidates)
+CUTS_OF = {"high": ("high",), "low": ("low",), "mid": ("high", "mid", "low"), "mix": ("high", "mid", "low")}
+
+
+def memorization_set(train_idx, scores, group, n, proxy, allow_overlap=False):
+    """The `group` forget set of n examples. `high`, `mid` and `low` are the groups of size n of
+    one split (disjoint unless `allow_overlap` and 3n exceeds the training set); `mix` takes its
+    three parts (a third each, low the remainder) by the same rule, so it is always disjoint and
+    equals the union of the groups of a third of its size. The cuts that fell inside tied scores
+    are recorded under `ties`."""
+    if group not in MEM_GROUPS:
+        raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
+    check_size(n, len(train_idx))
+    target = mid_target(scores, proxy)
+    groups = group_split(scores, part_sizes(n) if group == "mix" else (n, n, n), target, allow_overlap)
+    chosen = {"high": groups.high, "mid": groups.mid, "low": groups.low}.get(group)
+    if chosen is None:
+        chosen = np.concatenate([groups.high, groups.mid, groups.low])
+    check_scored(scores, chosen, groups.low, group, n)
+    params = {"group": group, "proxy": proxy, "n": n, "mid_target": target}
+    ties = [groups.ties[cut] for cut in CUTS_OF[group] if cut in groups.ties]
+    return ForgetSet(f"mem-{group}_{proxy}_n{n}", "memorization", train_idx[chosen],
+                     {**params, **({"ties": ties} if ties else {})})
+
+
+def check_scored(scores, chosen, low, group, n):
+    """Unscored examples rank last: only the low group (or part) may take them."""
+    unscored = np.setdiff1d(chosen[~np.isfinite(scores[chosen])], low)
+    if len(unscored):
+        raise UserError(f"--mem {group} with {n} examples would take {len(unscored)} without a score (only "
+                        f"{int(np.isfinite(scores).sum())} training examples have a finite one); lower "
+                        "--num_indexes_to_replace or recompute the scores")
 
 
 def load_scores(path, train_idx, original_sha256=None):
@@ -170,23 +224,6 @@ def load_scores(path, train_idx, original_sha256=None):
         raise UserError(f"{path} has no finite score for the training set (all NaN/inf); recompute it")
     # an example without a score (NaN) is taken as the least memorized, whatever the orientation
     return np.nan_to_num(oriented, nan=-np.inf)
-
-
-def memorization_set(train_idx, scores, group, n, proxy):
-    if group not in MEM_GROUPS:
-        raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
-    check_size(n, len(train_idx))
-    scored = int(np.isfinite(scores).sum())
-    if group != "low" and n > scored:  # unscored examples rank last: only `low` may reach them
-        raise UserError(f"--mem {group} needs {n} scored examples, but only {scored} training examples have "
-                        "a finite score; lower --num_indexes_to_replace or recompute the scores")
-    target = mid_target(scores, proxy)
-    high, mid, low = group_split(scores, n, target)
-    chosen = {"high": high, "mid": mid, "low": low}.get(group)
-    if chosen is None:
-        chosen = mix_of(high, mid, low, n)
-    return ForgetSet(f"mem-{group}_{proxy}_n{n}", "memorization", train_idx[chosen],
-                     {"group": group, "proxy": proxy, "n": n, "mid_target": target})
 
 
 # ---- entanglement (ES) groups: slices of D by distance to the embedding centroid ---------------

@@ -105,7 +105,7 @@ NOT_SETTINGS = {"seed", "save_dir", "data", "download", "device", "compile", "sk
                 "strengths_given",
                 # the forget set: its kind and group_label say which it is
                 "num_indexes_to_replace", "class_to_replace", "mem", "mem_proxy", "mem_file",
-                "group_index", "forget_index_file"}
+                "allow_overlap", "group_index", "forget_index_file"}
 
 
 def settings(m):

@@ -11,12 +11,18 @@ from engine.io import write_npz
 TRAIN = np.arange(0, 100, 2)  # original indices of D (odd ones are "validation")
 
 
-def test_group_split_follows_rum_rule():
+def test_group_split_is_disjoint_and_names_the_cuts_inside_ties():
     scores = np.array([0.9, 0.1, 0.5, 0.25, 0.95, 0.0, 0.75, 0.2])
-    high, mid, low = fs.group_split(scores, 2, 0.5)
-    assert high.tolist() == [4, 0] and low.tolist() == [5, 1]
-    # ties in distance keep the descending-score order: 0.75 comes before 0.25
-    assert mid.tolist() == [2, 6]
+    groups = fs.group_split(scores, (2, 2, 2), 0.5)
+    assert groups.high.tolist() == [4, 0] and groups.low.tolist() == [5, 1]
+    # mid: closest to 0.5 among the rest; 0.75 and 0.25 tie in distance and the order decides
+    assert groups.mid.tolist() == [2, 6]
+    assert groups.ties == {"mid": "mid: 1 of the 2 examples at distance 0.25 from the mid target 0.5 "
+                                  "taken by position"}
+    with pytest.raises(UserError, match="need 9 training examples and there are 8.*--allow_overlap"):
+        fs.group_split(scores, (3, 3, 3), 0.5)
+    overlapping = fs.group_split(scores, (3, 3, 3), 0.5, allow_overlap=True)  # mid from all: RUM's rule
+    assert overlapping.mid.tolist() == [2, 6, 3] and 6 in overlapping.high
 
 
 def test_memorization_set_groups_and_mix():
@@ -28,35 +34,31 @@ def test_memorization_set_groups_and_mix():
     assert set(high.indices) == set(TRAIN[-9:]) and set(low.indices) == set(TRAIN[:9])
     mid_scores = scores[np.searchsorted(TRAIN, mid.indices)]
     assert np.all(np.abs(mid_scores - 0.5) <= np.sort(np.abs(scores - 0.5))[8] + 1e-12)
-    assert len(mix.indices) == 9 and len(set(mix.indices)) == 9
-    assert set(mix.indices) <= set(high.indices) | set(mid.indices) | set(low.indices)
-    parts = mix_parts(scores, 9)
-    assert set(np.concatenate(list(parts.values()))) == set(mix.indices)
+    assert "ties" not in mid.params  # distinct scores: nothing chosen by position
+    # a mix of 9 is the union of the groups of 3 (RUM's steps forget exactly the mix set)
+    thirds = [fs.memorization_set(TRAIN, scores, g, 3, "heldout").indices for g in ("high", "mid", "low")]
+    assert np.array_equal(mix.indices, np.concatenate(thirds))
     with pytest.raises(UserError, match="--mem"):
         fs.memorization_set(TRAIN, scores, "top", 9, "heldout")
     with pytest.raises(UserError, match="larger than"):
         fs.memorization_set(TRAIN, scores, "high", 51, "heldout")
 
 
-def mix_parts(scores, n):
-    """{high, mid, low: original indices} of the `mix` forget set of n."""
-    positions = fs.mix_parts(*fs.group_split(scores, n, fs.mid_target(scores, "heldout")), n)
-    return {part: TRAIN[p] for part, p in zip(("high", "mid", "low"), positions)}
-
-
-def test_mix_parts_are_disjoint_when_mid_overlaps_high():
-    # digits-like scores: most exactly 0, few near the mid target 0.5, so "mid" is mostly "high"
+def test_tied_scores_give_disjoint_groups_and_say_so():
+    # digits-like scores: most exactly 0, few near the mid target 0.5
     scores = np.zeros(50)
     scores[:6] = [1.0, 0.9, 0.75, 0.6, 0.5, 0.45]
-    high = fs.memorization_set(TRAIN, scores, "high", 9, "heldout")
-    mid = fs.memorization_set(TRAIN, scores, "mid", 9, "heldout")
-    assert len(set(high.indices) & set(mid.indices)) >= 5
-    mix = fs.memorization_set(TRAIN, scores, "mix", 9, "heldout")
-    assert len(set(mix.indices)) == 9
-    parts = mix_parts(scores, 9)
-    assert sum(len(p) for p in parts.values()) == 9
-    assert set(np.concatenate(list(parts.values()))) == set(mix.indices)
-    assert set(parts["high"]) == set(TRAIN[:3])  # the top third is the top of the high group
+    groups = {g: fs.memorization_set(TRAIN, scores, g, 9, "heldout") for g in ("high", "mid", "low", "mix")}
+    high, mid, low = (set(groups[g].indices) for g in ("high", "mid", "low"))
+    assert not high & mid and not mid & low and not high & low
+    assert set(groups["high"].indices[:6]) == set(TRAIN[:6])  # the scores decide as far as they can
+    assert groups["high"].params["ties"] == ["high: 3 of the 44 examples scoring 0 taken by position"]
+    assert [t.split(":")[0] for t in groups["mid"].params["ties"]] == ["high", "mid", "low"]
+    assert len(set(groups["mix"].indices)) == 9 and "ties" in groups["mix"].params
+    with pytest.raises(UserError, match="--allow_overlap"):
+        fs.memorization_set(TRAIN, scores, "high", 17, "heldout")  # 3 x 17 > 50
+    overlap = fs.memorization_set(TRAIN, scores, "mid", 17, "heldout", allow_overlap=True)
+    assert len(overlap.indices) == 17
 
 
 def test_load_scores_orients_proxies_and_reads_published_format(tmp_path):

@@ -138,3 +138,21 @@ def test_variants_never_overwrite_each_other_and_skip_existing_skips_only_the_sa
     proc = run_main("main_forget.py", *base, "--alpha", "0.8", "--skip_existing")
     assert proc.returncode == 0 and "skipped" not in proc.stdout
     assert len(list((run_dir / "unlearn").glob("NG-*/random_n20_s2/s2/metrics.json"))) == 4
+
+
+def test_tied_scores_warn_and_groups_that_cannot_be_disjoint_are_refused(run_dir, tmp_path):
+    import numpy as np
+    from engine.io import write_npz
+    scores = np.zeros(2000)  # the published format: a score per original index, nearly all tied at 0
+    scores[:5] = [1.0, 0.9, 0.6, 0.5, 0.4]
+    write_npz(tmp_path / "tied.npz", memorization=scores)
+    assert_clean_error(forget(run_dir, "--mem", "high", "--num_indexes_to_replace", "500", "--mem_file",
+                              tmp_path / "tied.npz"),
+                       "need 1500 training examples", "--allow_overlap")
+    # generate_mask.py builds the same forget set as main_forget.py, and costs less than a run
+    proc = run_main("generate_mask.py", "--save_dir", run_dir, "--mem", "mid", "--num_indexes_to_replace", "9",
+                    "--mem_file", tmp_path / "tied.npz")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("warning: --mem mid:")
+    recorded = json.loads((run_dir / "forget_sets" / "mem-mid_heldout_n9.json").read_text())
+    assert [t.split(":")[0] for t in recorded["params"]["ties"]] == ["high", "mid", "low"]

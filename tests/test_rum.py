@@ -26,9 +26,11 @@ def test_shuffle_chunks_partition_the_forget_set():
 def test_refinement_orders_by_memorization():
     idx = np.array([10, 11, 12, 13, 14, 15, 16])
     scores = {10: 0.9, 11: 0.1, 12: 0.5, 13: 0.3, 14: 0.8, 15: 0.0, 16: 0.6}
-    parts = rum.refine_by_memorization(idx, scores)
+    parts, ties = rum.refine_by_memorization(idx, scores, 0.5)
     assert parts["low"].tolist() == [15, 11, 13] and parts["mid"].tolist() == [12, 16]
-    assert parts["high"].tolist() == [14, 10]
+    assert parts["high"].tolist() == [10, 14] and ties == []
+    _, ties = rum.refine_by_memorization(idx, dict.fromkeys(idx, 0.0), 0.5)  # all tied: by position
+    assert [t.split(":")[0] for t in ties] == ["high", "low"]
 
 
 def test_retain_rules():

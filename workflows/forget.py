@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,13 @@ def score_path(cfg):
     return Path(cfg.save_dir) / "memorization" / f"{safe_component(cfg.mem_proxy, '--mem_proxy')}.npz"
 
 
+def warn_ties(what, ties):
+    """One line on stderr when tied scores, not the scores, decided some of a group's examples."""
+    if ties and distributed.is_main():
+        print(f"warning: {what}: the scores cannot separate the groups ({'; '.join(ties)}); within a tie "
+              "the training-set order decides", file=sys.stderr)
+
+
 def build_forget_set(ctx):
     cfg, data = ctx.cfg, ctx.data
     train_idx = data.split.train_idx
@@ -98,7 +106,10 @@ def build_forget_set(ctx):
         return fsets.file_set(cfg.forget_index_file, train_idx)
     if cfg.mem is not None:
         scores = fsets.load_scores(score_path(cfg), train_idx, ctx.original_sha256)
-        return fsets.memorization_set(train_idx, scores, cfg.mem, cfg.num_indexes_to_replace, cfg.mem_proxy)
+        fs = fsets.memorization_set(train_idx, scores, cfg.mem, cfg.num_indexes_to_replace, cfg.mem_proxy,
+                                    cfg.allow_overlap)
+        warn_ties(f"--mem {cfg.mem}", fs.params.get("ties"))
+        return fs
     if cfg.group_index is not None:
         fsets.check_size(cfg.num_indexes_to_replace, len(train_idx))
         return fsets.es_set(es_groups(ctx), cfg.group_index, cfg.num_indexes_to_replace)
@@ -248,8 +259,8 @@ def train_reference(ctx, forget_set, sets, settings, folder):
 # that stand for files whose checksums run_identity records instead (a path says nothing of content)
 NOT_IDENTITY = {"save_dir", "seed", "device", "threads", "compile", "skip_existing", "save_model", "tag", "tsne",
                 "cka", "confusion", "data", "download", "num_indexes_to_replace", "class_to_replace", "mem",
-                "mem_proxy", "mem_file", "group_index", "forget_index_file", "start_model", "mask_path",
-                "simclr_path", "generator_path", "retrain_epochs", "retrain_lr"}
+                "mem_proxy", "mem_file", "allow_overlap", "group_index", "forget_index_file", "start_model",
+                "mask_path", "simclr_path", "generator_path", "retrain_epochs", "retrain_lr"}
 
 
 def run_identity(cfg, ctx, forget_set, mask_path, extras):

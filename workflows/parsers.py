@@ -75,6 +75,9 @@ def add_forget_set_args(p):
     g.add_argument("--mem", default=None, help="memorization group: high | mid | low | mix")
     g.add_argument("--mem_proxy", default="heldout",
                    help="score behind --mem: heldout, confidence, max_conf, entropy, bi_acc, ho_ret, curvature")
+    g.add_argument("--allow_overlap", action="store_true",
+                   help="let --mem high/mid/low groups share examples when three groups of "
+                        "--num_indexes_to_replace do not fit in the training set (otherwise an error)")
     g.add_argument("--mem_file", default=None,
                    help="score .npz (default <save_dir>/memorization/<mem_proxy>.npz)")
     g.add_argument("--group_index", type=int, default=None,

@@ -22,7 +22,7 @@ from engine.io import write_json
 from engine.train import check_finite_weights
 from evaluation import accuracies
 from .config import step_method
-from .forget import outcome, prepare_run, record_run, score_path, unlearn_data
+from .forget import outcome, prepare_run, record_run, score_path, unlearn_data, warn_ties
 
 PARTS = ("low", "mid", "high")
 VARIANTS = ("rum", "rumf", "shuffle", "vanilla")
@@ -41,13 +41,16 @@ def split_list(text, n, flag, cast=str):
         raise UserError(f"{flag} {text!r}: every entry must be a number (or 'default')")
 
 
-def refine_by_memorization(forget_idx, scores_by_index):
-    """Sort the forget set by memorization and cut it into low / mid / high thirds
-    (the low part takes the remainder, as in `mix`)."""
-    order = np.argsort(np.array([scores_by_index[i] for i in forget_idx]), kind="stable")
-    ranked = np.asarray(forget_idx)[order]
-    _, n_mid, n_low = fsets.part_sizes(len(ranked))
-    return {"low": ranked[:n_low], "mid": ranked[n_low:n_low + n_mid], "high": ranked[n_low + n_mid:]}
+def refine_by_memorization(forget_idx, scores_by_index, target):
+    """({low, mid, high: original indices}, cuts inside ties): the forget set cut by the rule of the
+    memorization groups with the part sizes of `mix` (a third each, low the remainder). The sizes
+    add up to the whole set, so these are its thirds by score; the groups' rule only makes sure a
+    `mix` set is refined into exactly the parts it was built from."""
+    forget_idx = np.asarray(forget_idx)
+    scores = np.array([scores_by_index[i] for i in forget_idx])
+    groups = fsets.group_split(scores, fsets.part_sizes(len(forget_idx)), target)
+    return {"low": forget_idx[groups.low], "mid": forget_idx[groups.mid], "high": forget_idx[groups.high]}, \
+        list(groups.ties.values())
 
 
 def shuffle_chunks(forget_idx, seed):
@@ -77,21 +80,26 @@ def parse_plan(cfg):
 
 
 def refine(cfg, forget_idx, train_idx, original_sha256=None):
-    """{part: original indices} of the variant (vanilla: one part, the whole set)."""
+    """({part: original indices}, cuts inside ties) of the variant (vanilla: one part, the whole
+    set); a refinement by memorization whose cuts fell inside tied scores says so on stderr."""
     if cfg.variant == "vanilla":
-        return {"all": np.asarray(forget_idx)}
+        return {"all": np.asarray(forget_idx)}, []
     if cfg.variant == "shuffle":
-        return shuffle_chunks(forget_idx, cfg.seed)
+        return shuffle_chunks(forget_idx, cfg.seed), []
     scores = fsets.load_scores(score_path(cfg), train_idx, original_sha256)
-    return refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)))
+    parts, ties = refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)),
+                                         fsets.mid_target(scores, cfg.mem_proxy))
+    warn_ties("refining the forget set by memorization", ties)
+    return parts, ties
 
 
 def plan_steps(cfg, plan, forget_idx, train_idx, original_sha256=None):
-    """[(part name, indices, MethodConfig or None)] in execution order."""
+    """([(part name, indices, MethodConfig or None)] in execution order, the refinement's cuts
+    inside ties)."""
     order, per_part = plan
-    parts = refine(cfg, forget_idx, train_idx, original_sha256)
+    parts, ties = refine(cfg, forget_idx, train_idx, original_sha256)
     if cfg.variant == "vanilla":
-        return [("all", parts["all"], per_part["all"])]
+        return [("all", parts["all"], per_part["all"])], ties
     steps = []
     for part in order:
         if len(parts[part]) == 0:
@@ -100,7 +108,7 @@ def plan_steps(cfg, plan, forget_idx, train_idx, original_sha256=None):
         # Shuffle's chunks are random, not memorization parts: named so in the output
         label = f"chunk{PARTS.index(part) + 1}" if cfg.variant == "shuffle" else part
         steps.append((label, parts[part], per_part[part]))
-    return steps
+    return steps, ties
 
 
 def step_retain(train_idx, forget_idx, done_idx, rule):
@@ -136,7 +144,8 @@ def run_rum(cfg):
     data, sets, forget_idx = run.ctx.data, run.sets, run.forget_set.indices
     train_idx = data.split.train_idx
     model, done, records, diverged = run.ctx.model, np.zeros(0, dtype=np.int64), [], None
-    for number, (part, part_idx, method) in enumerate(run.checked):
+    steps, ties = run.checked
+    for number, (part, part_idx, method) in enumerate(steps):
         done = np.union1d(done, part_idx)
         retain = data.train.select(step_retain(train_idx, forget_idx, done, cfg.retain_rule), view=True)
         step_sets = {**sets, "forget": data.train.select(part_idx, view=True), "retain": retain}
@@ -155,6 +164,7 @@ def run_rum(cfg):
                         "accuracy": acc, "wall_time_s": seconds})
     wall = time.perf_counter() - run.started
     metrics = record_run(run, outcome(model, run, diverged), wall, variant=cfg.variant,
-                         retain_rule=cfg.retain_rule, order=cfg.order, steps=records)
+                         retain_rule=cfg.retain_rule, order=cfg.order, steps=records,
+                         **({"refinement_ties": ties} if ties else {}))
     write_json(path, metrics)
     return metrics, path
