@@ -103,10 +103,20 @@ def part_sizes(n):
     return third, third, n - 2 * third
 
 
-def mid_target(scores, proxy):
-    """The score of a 'mid' example: 0.5 for the heldout estimate, whose range [-1, 1] has that
-    natural middle; the median for a proxy, which has no fixed scale."""
-    return 0.5 if proxy == "heldout" else float(np.median(scores[np.isfinite(scores)]))
+def mid_target(scores, middle=None):
+    """The score of a 'mid' example: the score file's natural middle when it has one (0.5 for a 0/1
+    correctness heldout estimate, whose range is [-1, 1]), else the median (the logit heldout score
+    and the proxies have no fixed scale)."""
+    return middle if middle is not None else float(np.median(scores[np.isfinite(scores)]))
+
+
+def natural_middle(path):
+    """0.5 for a score file of 0/1-correctness memorization (ours with --score correctness, ours
+    from before the logit score, the published RUM / Feldman & Zhang files), else None."""
+    z = read_npz(path, "memorization score file")
+    if "score_kind" in z:
+        return 0.5 if str(z["score_kind"]) == "correctness" else None
+    return 0.5 if "n_in" in z or "score" not in z else None
 
 
 @dataclass(frozen=True)
@@ -158,16 +168,16 @@ def describe_tie(cut, tied, taken, value, target):
 CUTS_OF = {"high": ("high",), "low": ("low",), "mid": ("high", "mid", "low"), "mix": ("high", "mid", "low")}
 
 
-def memorization_set(train_idx, scores, group, n, proxy, allow_overlap=False):
+def memorization_set(train_idx, scores, group, n, proxy, allow_overlap=False, middle=None):
     """The `group` forget set of n examples. `high`, `mid` and `low` are the groups of size n of
     one split (disjoint unless `allow_overlap` and 3n exceeds the training set); `mix` takes its
     three parts (a third each, low the remainder) by the same rule, so it is always disjoint and
     equals the union of the groups of a third of its size. The cuts that fell inside tied scores
-    are recorded under `ties`."""
+    are recorded under `ties`. `middle`: the target of mid (default: the median)."""
     if group not in MEM_GROUPS:
         raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
     check_size(n, len(train_idx))
-    target = mid_target(scores, proxy)
+    target = mid_target(scores, middle)
     groups = group_split(scores, part_sizes(n) if group == "mix" else (n, n, n), target, allow_overlap)
     chosen = {"high": groups.high, "mid": groups.mid, "low": groups.low}.get(group)
     if chosen is None:

@@ -6,20 +6,31 @@ from engine.config import freeze, from_args
 from engine.errors import cli_main
 from workflows import parsers
 from workflows.config import save_dir_of
-from .heldout import EstimateConfig
+from .heldout import DATASET_DEFAULTS, PER_DATASET, EstimateConfig, dataset_defaults
 
 PROG = "python -m memorization"
 
 
 def estimate_config(args):
+    """The flags given, else the data set's measured defaults (learner, models, epochs)."""
+    given = {k: getattr(args, k) for k in PER_DATASET if getattr(args, k) is not None}
     return recipe.resolve(from_args(EstimateConfig, args, save_dir=save_dir_of(args),
-                                    decreasing_lr=tuple(args.decreasing_lr)))
+                                    decreasing_lr=tuple(args.decreasing_lr),
+                                    **{**dataset_defaults(args.dataset), **given}))
 
 
 def command_config(args):
     """A frozen snapshot of one command's flags (the save folder resolved)."""
     flags = {k: v for k, v in vars(args).items() if k not in ("run", "config")}
     return freeze(argparse.Namespace(**flags), save_dir=save_dir_of(args))
+
+
+def add_score_flag(p, default):
+    from .heldout import SCORES
+    p.add_argument("--score", choices=SCORES, default=default,
+                   help="what `score` holds (both are written): the in-models' minus the out-models' mean "
+                        "logit-scaled true-class confidence (logit: continuous, few ties) or 0/1 "
+                        "correctness (correctness: Feldman & Zhang's original)")
 
 
 def add_estimate(sub):
@@ -29,16 +40,23 @@ def add_estimate(sub):
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parsers.add_data_args(p)
     parsers.add_run_args(p)
-    parsers.add_optim_args(p, epochs=EstimateConfig.epochs, lr=EstimateConfig.lr)
+    parsers.add_optim_args(p, epochs=None, lr=EstimateConfig.lr)
     g = p.add_argument_group("estimator")
     p.set_defaults(batch_size=EstimateConfig.batch_size)
+    per_dataset = "; ".join(f"{d}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+                            for d, c in DATASET_DEFAULTS.items())
     for action in p._actions:
         if action.dest == "arch":
-            action.help = "architecture of the heldout models (default: the original model's, else the data set's)"
-    g.add_argument("--num_models", type=int, default=EstimateConfig.num_models,
-                   help="models in the whole estimate (RUM: 400)")
+            action.help = ("architecture of the heldout models (default: the data set's measured learner, "
+                           "else the original model's, else the data set's default)")
+        if action.dest == "epochs":
+            action.help = f"passes over each model's subset (default: {EstimateConfig.epochs}, or per data set)"
+    g.add_argument("--num_models", type=int, default=None,
+                   help=f"models in the whole estimate (RUM: 400; default: {EstimateConfig.num_models}, "
+                        f"or per data set: {per_dataset})")
     g.add_argument("--subset_ratio", type=float, default=0.7, help="fraction of D each model trains on")
     g.add_argument("--influence", action="store_true", help="also estimate infl(i, j) on the test split")
+    add_score_flag(g, EstimateConfig.score)
     g.add_argument("--sequential", action="store_true",
                    help="train one model at a time (automatic for resnet18/resnet50/vgg16_bn)")
     g.add_argument("--models_per_batch", type=int, default=16,
@@ -62,6 +80,7 @@ def add_merge(sub):
     p.add_argument("--save_dir", default=None, help="output folder (default runs/<dataset>)")
     p.add_argument("--num_shards", type=int, default=None, help="default: read from the file names")
     p.add_argument("--influence", action="store_true", help="also write the influence matrix")
+    add_score_flag(p, None)
     p.set_defaults(run=run_merge, config=command_config)
 
 
@@ -120,7 +139,7 @@ def build_parser():
 
 
 def run_estimate(args):
-    from .heldout import estimate
+    from .heldout import estimate, tied_fraction
     out = estimate(args)
     if out["skipped"]:
         print(f"shard {out['shard']} of {out['num_shards']} already complete: {out['path']} (skipped)")
@@ -130,14 +149,15 @@ def run_estimate(args):
               f"{PROG} merge --save_dir {args.save_dir}")
     else:
         s = out["score"]
-        print(f"heldout memorization from {out['models']} models in {out['wall_time_s']:.1f}s: "
-              f"mean {float(s[s == s].mean()):.3f}, {(s > 0.5).sum()} of {len(s)} above 0.5 -> {out['path']}")
+        print(f"heldout memorization ({args.score}) from {out['models']} models in {out['wall_time_s']:.1f}s: "
+              f"mean {float(s[s == s].mean()):.3f}, {100 * tied_fraction(s):.0f}% tied at one value "
+              f"-> {out['path']}")
     return 0
 
 
 def run_merge(args):
     from .heldout import merge
-    out = merge(args.save_dir, args.num_shards, args.influence)
+    out = merge(args.save_dir, args.num_shards, args.influence, args.score)
     print(f"merged {out['num_shards']} shards ({out['models']} models) -> {out['path']}")
     return 0
 
@@ -164,6 +184,9 @@ def run_es(args):
 def run_report(args):
     from .report import report
     out = report(args)
+    h = out["heldout"]
+    print(f"heldout estimate ({h['score']} score): {h['n']} examples, "
+          f"{100 * h['tied_fraction']:.1f}% of them tied at one value")
     print(f"{'proxy':>12} {'n':>6} {'Spearman':>9} {'Pearson':>9}")
     for r in out["correlations"]:
         rho, r_p = (f"{v:+.3f}" if v is not None else "n/a" for v in (r["spearman"], r["pearson"]))

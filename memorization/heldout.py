@@ -6,6 +6,11 @@ then its correctness is recorded on every example of D and of the test split. Th
     mem(i)     = mean_{k: i in S_k} correct_k(i) - mean_{k: i not in S_k} correct_k(i)
     infl(i, j) = mean_{k: i in S_k} correct_k(test j) - mean_{k: i not in S_k} correct_k(test j)
 
+`--score logit` replaces correct_k(i) in mem(i) by the model's logit-scaled confidence of the true
+class, phi_k(i) = log p_y - log(1 - p_y): the same in-minus-out difference, but continuous, so
+examples every model gets right (mem 0 with 0/1 correctness) are still ranked by how much more
+sure the models that saw them are. Both scores are written; `score` is the chosen one.
+
 Two ways to train the models, the same algorithm (same subsets, initial weights, batch order,
 optimizer and schedule per model; only floating-point summation order differs):
 - batched: groups of --models_per_batch models as one stacked module (memorization/stack.py:
@@ -54,6 +59,7 @@ from .stack import make_stack
 
 # Too large to vmap many copies on one device: trained one at a time.
 SEQUENTIAL_ARCHS = ("resnet18", "resnet50", "vgg16_bn")
+SCORES = ("logit", "correctness")  # --score; the first is the default
 SHARD_NAME = re.compile(r"^heldout_(\d+)of(\d+)\.npz$")
 
 
@@ -92,12 +98,10 @@ def fingerprint(setting):
     return hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:20]
 
 
-# Defaults of `estimate`: enough SGD steps for the small default models to memorize what they
-# can (12 epochs: planted rare/mislabeled examples of the default synthetic set found with ROC-AUC
-# 0.947 by the cnn, against 0.912 with 10 epochs and 0.823 with 6), few enough models to finish
-# digits in about a minute on a CPU (55 s in `make demo`). For CIFAR use RUM's recipe:
-# --num_models 400 --epochs 30 --lr 0.01 --batch_size 512 --scheduler multistep
-# --decreasing_lr 16,21,26.
+# Defaults of `estimate` for data sets without a measured choice: enough SGD steps for small
+# models to memorize what they can, few enough models to finish digits-sized sets in minutes on a
+# CPU. For CIFAR use RUM's recipe: --num_models 400 --epochs 30 --lr 0.01 --batch_size 512
+# --scheduler multistep --decreasing_lr 16,21,26.
 @dataclass(frozen=True)
 class EstimateConfig(DataFlags, RunFlags, OptimFlags):
     """`estimate`: the heldout models' recipe, how many, on what subsets, and how they are run."""
@@ -108,6 +112,7 @@ class EstimateConfig(DataFlags, RunFlags, OptimFlags):
     decreasing_lr: tuple = ()
     subset_ratio: float = 0.7
     influence: bool = False
+    score: str = "logit"
     sequential: bool = False
     models_per_batch: int = 16
     stack: str = "auto"
@@ -115,10 +120,29 @@ class EstimateConfig(DataFlags, RunFlags, OptimFlags):
     num_shards: int | None = None
 
 
+# The learner, number of models and epochs per bundled data set, chosen from measurement
+# (scripts/estimator_candidates.py; the table is in docs/results.md, "Choosing the estimator"):
+# the cheapest setting whose scores rank well (few ties, strong rank correlation with the original's
+# confidence, planted examples found). Flags given on the command line win.
+DATASET_DEFAULTS = {
+    "digits": {"num_models": 16, "epochs": 12},  # the original's architecture (cnn)
+    "synthetic": {"arch": "tinymlp", "num_models": 32, "epochs": 6},
+}
+PER_DATASET = ("arch", "num_models", "epochs")
+
+
+def dataset_defaults(dataset):
+    """{flag: value} of the per-data-set defaults (num_models and epochs always; arch when the data
+    set has a measured learner, else the original model's architecture is used)."""
+    return {"num_models": EstimateConfig.num_models, "epochs": EstimateConfig.epochs,
+            **DATASET_DEFAULTS.get(dataset, {})}
+
+
 def estimator_args(**overrides):
-    """An EstimateConfig for library use, benchmarks and tests (seed 0 unless given; the CLI builds
-    its config from flags); --recipe fast's fixed values filled in."""
-    return recipe.resolve(EstimateConfig(**{"seed": 0, **overrides}))
+    """An EstimateConfig for library use, benchmarks and tests (seed 0 and the data set's defaults
+    unless given; the CLI builds its config from flags); --recipe fast's fixed values filled in."""
+    defaults = dataset_defaults(overrides.get("dataset", DataFlags.dataset))
+    return recipe.resolve(EstimateConfig(**{"seed": 0, **defaults, **overrides}))
 
 
 # ---- training --------------------------------------------------------------------------------
@@ -240,17 +264,33 @@ def run_models(ks, data, build, args, device, batched, group_size, progress=True
 
 # ---- the estimate ----------------------------------------------------------------------------
 
-def memorization_scores(in_subset, train_correct):
-    """(mem, n_in, n_out). NaN where an example was never in, or never out of, a subset."""
-    in_subset, train_correct = np.asarray(in_subset, bool), np.asarray(train_correct, bool)
+def in_minus_out(in_subset, values):
+    """(mean over in-models - mean over out-models of `values` [K, N], n_in, n_out), float32.
+    NaN where an example was never in, or never out of, a subset."""
+    in_subset, values = np.asarray(in_subset, bool), np.asarray(values, np.float64)
     n_in = in_subset.sum(0).astype(np.int64)
     n_out = len(in_subset) - n_in
-    hit_in = (in_subset & train_correct).sum(0)
-    hit_out = (~in_subset & train_correct).sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mem = np.where((n_in > 0) & (n_out > 0), hit_in / np.maximum(n_in, 1) - hit_out / np.maximum(n_out, 1),
-                       np.nan)
+    sum_in = np.where(in_subset, values, 0.0).sum(0)
+    sum_out = np.where(in_subset, 0.0, values).sum(0)
+    mem = np.where((n_in > 0) & (n_out > 0), sum_in / np.maximum(n_in, 1) - sum_out / np.maximum(n_out, 1),
+                   np.nan)
     return mem.astype(np.float32), n_in, n_out
+
+
+def memorization_scores(in_subset, train_correct):
+    """(mem, n_in, n_out) from 0/1 correctness: Feldman & Zhang's estimate."""
+    return in_minus_out(in_subset, np.asarray(train_correct, bool))
+
+
+def all_scores(in_subset, train_correct, train_phi):
+    """{score kind: mem} for every kind of `--score`, and (n_in, n_out)."""
+    correctness, n_in, n_out = memorization_scores(in_subset, train_correct)
+    return {"correctness": correctness, "logit": in_minus_out(in_subset, train_phi)[0]}, (n_in, n_out)
+
+
+def unpack_correct(packed, n):
+    """train_correct [K, N] booleans from heldout.npz's bit-packed `train_correct`."""
+    return np.unpackbits(np.asarray(packed, np.uint8), axis=1, count=n).astype(bool)
 
 
 def influence_scores(in_subset, test_correct, n_in, n_out):
@@ -268,10 +308,14 @@ def influence_scores(in_subset, test_correct, n_in, n_out):
     return hit_in
 
 
-def write_estimate(save_dir, index, test_index, rec, record, influence):
-    mem, n_in, n_out = memorization_scores(rec["in_subset"], rec["train_correct"])
-    # the per-model records stay: LiRA (evaluation.attacks) uses these models as shadow models
-    extra = {"n_in": n_in, "n_out": n_out, "in_subset": rec["in_subset"], "train_phi": rec["train_phi"],
+def write_estimate(save_dir, index, test_index, rec, record, influence, score):
+    scores, (n_in, n_out) = all_scores(rec["in_subset"], rec["train_correct"], rec["train_phi"])
+    mem = scores[score]
+    # the per-model records stay: LiRA (evaluation.attacks) uses these models as shadow models, and
+    # with train_correct (bit-packed: 1 bit per model and example) the file recomputes both scores
+    extra = {"score_kind": np.array(score), **{f"score_{k}": v for k, v in scores.items()},
+             "n_in": n_in, "n_out": n_out, "in_subset": rec["in_subset"],
+             "train_correct": np.packbits(rec["train_correct"], axis=1), "train_phi": rec["train_phi"],
              "test_phi": rec["test_phi"], "test_index": np.asarray(test_index, dtype=np.int64)}
     if influence:
         extra["influence"] = influence_scores(rec["in_subset"], rec["test_correct"], n_in, n_out)
@@ -280,9 +324,19 @@ def write_estimate(save_dir, index, test_index, rec, record, influence):
               "models_test_accuracy": {"mean": float(test_acc.mean()) if len(test_acc) else None,
                                        "min": float(test_acc.min()) if len(test_acc) else None,
                                        "max": float(test_acc.max()) if len(test_acc) else None},
-              "summary": {"mean": float(np.nanmean(mem)), "n_nan": int(np.isnan(mem).sum()),
+              "score": score, "summary": {"mean": float(np.nanmean(mem)), "n_nan": int(np.isnan(mem).sum()),
+                                          "tied_fraction": tied_fraction(mem),
                           "min_n_in": int(n_in.min()), "min_n_out": int(n_out.min())}}
     return write_scores(out_dir(save_dir) / "heldout.npz", index, mem, +1, record, **extra), mem
+
+
+def tied_fraction(score):
+    """The share of the scored examples that hold the most common value: how much of a ranking by
+    this score is ties broken by position."""
+    values = np.asarray(score)[np.isfinite(score)]
+    if not len(values):
+        return None
+    return float(np.unique(values, return_counts=True)[1].max() / len(values))
 
 
 def check_estimate_args(args):
@@ -305,8 +359,9 @@ def estimate(args, progress=True):
     device, data = load_data(args)
     if source == "RANK/WORLD_SIZE" and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", shard)) % torch.cuda.device_count())
-    # memorization is relative to a learner: by default the architecture being unlearned (RUM's
-    # estimator used a separate ImageNet-stem ResNet-18, so its scores described another model)
+    # memorization is relative to a learner: the data set's measured learner (DATASET_DEFAULTS, a
+    # cheap one whose scores rank well), else the architecture being unlearned (RUM's estimator used
+    # a separate ImageNet-stem ResNet-18, so its scores described another model)
     arch = models.check_arch(args.arch or original_arch(args.save_dir) or data.bundle.default_arch)
     check_subset_ratio(len(data.train), args.subset_ratio)
     batched = use_batched(arch, args.sequential)
@@ -341,7 +396,7 @@ def estimate(args, progress=True):
         return {"skipped": False, "path": target, "shard": shard, "num_shards": num_shards,
                 "models": len(ks), "wall_time_s": wall}
     path, mem = write_estimate(args.save_dir, data.train.idx.numpy(), data.test.idx.numpy(), rec,
-                               {**record, "merged_shards": None}, args.influence)
+                               {**record, "merged_shards": None}, args.influence, args.score)
     partial.unlink(missing_ok=True)
     return {"skipped": False, "path": path, "models": len(ks), "wall_time_s": wall, "score": mem}
 
@@ -361,7 +416,7 @@ def find_num_shards(save_dir):
     return counts[0]
 
 
-def merge(save_dir, num_shards=None, influence=False):
+def merge(save_dir, num_shards=None, influence=False, score=None):
     """Combine all shard files into heldout.npz; refuses an incomplete or mixed set of shards."""
     if num_shards is None:
         num_shards = find_num_shards(save_dir)
@@ -398,6 +453,6 @@ def merge(save_dir, num_shards=None, influence=False):
                                  "created": r["created"]} for p, r in zip(paths, records)]}
     want_influence = influence or bool(records[0]["config"].get("influence"))
     path, mem = write_estimate(save_dir, shards[0]["index"], shards[0]["test_index"], rec, record,
-                               want_influence)
+                               want_influence, score or records[0]["config"].get("score", "correctness"))
     return {"path": path, "models": int(len(ids)), "num_shards": num_shards, "score": mem}
 

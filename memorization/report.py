@@ -10,8 +10,6 @@ Writes to <save_dir>/memorization/report/:
   report.json       all of the above with the full config, and on the synthetic set the ROC-AUC
                     of every score for the planted rare / mislabeled examples (`planted_auc`)
 """
-import csv
-import io
 import time
 
 import numpy as np
@@ -22,9 +20,11 @@ from datasets import forget_sets as fsets
 from engine.errors import UserError
 from engine.io import read_npz, write_json, write_png, write_text
 from evaluation.accuracy import embeddings
+from evaluation.aggregate import to_csv
 from .common import load_data, load_original, out_dir, run_record
 from .entanglement import distance_group_entanglement, entanglement_terms
 from .es_command import group_size
+from .heldout import tied_fraction
 
 HELDOUT = "heldout.npz"
 
@@ -79,11 +79,11 @@ def planted_auc(extras, index, held, scores):
     return {k: float(v) for k, v in out.items()}
 
 
-def memorization_group_es(feats, train_idx, scores, n, mu):
+def memorization_group_es(feats, train_idx, scores, n, mu, middle):
     """ES of each heldout memorization group (the forget sets `--mem G -n n` would build)."""
     rows = []
     for group in fsets.MEM_GROUPS:
-        chosen = fsets.memorization_set(train_idx, scores, group, n, "heldout").indices
+        chosen = fsets.memorization_set(train_idx, scores, group, n, "heldout", middle=middle).indices
         mask = np.isin(train_idx, chosen)
         rows.append({"kind": "memorization", "group": group, "size": int(mask.sum()),
                      **entanglement_terms(feats[~mask], feats[mask], mu)})
@@ -112,13 +112,8 @@ def scatter(path, held, scores, rows):
     write_png(path, fig)
 
 
-def to_csv(rows):
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
+def table_csv(rows):
+    return to_csv(rows, list(rows[0])) if rows else ""
 
 
 def report(args):
@@ -135,17 +130,27 @@ def report(args):
     model, _ = load_original(args, data, device)
     feats = embeddings(model, data.train)
     mem_scores = fsets.load_scores(folder / HELDOUT, train_idx)
-    es_rows = memorization_group_es(feats, train_idx, mem_scores, n, args.mu)
+    es_rows = memorization_group_es(feats, train_idx, mem_scores, n, args.mu,
+                                    fsets.natural_middle(folder / HELDOUT))
     es_rows += [{"kind": "distance", "group": r["group"], "size": r["size"], "es": r["es"],
                  "intra": r["intra"], "inter": r["inter"]}
                 for r in distance_group_entanglement(feats, train_idx, args.n_groups, n, args.mu)]
     target = folder / "report"
-    write_text(target / "correlations.csv", to_csv(rows))
-    write_text(target / "es.csv", to_csv(es_rows))
+    write_text(target / "correlations.csv", table_csv(rows))
+    write_text(target / "es.csv", table_csv(es_rows))
     scatter(target / "scatter.png", held["score"].astype(np.float64), scores, rows)
     auc = planted_auc(data.bundle.extras, held["index"], held, scores)
     record = run_record(args, data.split, device=str(device), group_size=n, mu=args.mu,
                         wall_time_s=time.perf_counter() - start)
-    write_json(target / "report.json", {**record, "correlations": rows, "entanglement": es_rows,
-                                        "planted_auc": auc})
-    return {"folder": target, "correlations": rows, "entanglement": es_rows, "planted_auc": auc}
+    summary = heldout_summary(held)
+    write_json(target / "report.json", {**record, "heldout": summary, "correlations": rows,
+                                        "entanglement": es_rows, "planted_auc": auc})
+    return {"folder": target, "heldout": summary, "correlations": rows, "entanglement": es_rows,
+            "planted_auc": auc}
+
+
+def heldout_summary(held):
+    """Which score the heldout file holds and how much of a ranking by it is ties."""
+    score = held["score"].astype(np.float64)
+    return {"score": str(held["score_kind"]) if "score_kind" in held else "correctness",
+            "n": int(len(score)), "tied_fraction": tied_fraction(score)}

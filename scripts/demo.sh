@@ -34,7 +34,7 @@ for p in rows:
 PYEOF
 
 phase "4. heldout memorization, the confidence proxy against it, then RUM next to Vanilla on a mix forget set"
-"$PY" -m memorization estimate --save_dir "$DIR" --num_models "${DEMO_MODELS:-32}"
+"$PY" -m memorization estimate --save_dir "$DIR"  # the data set's measured defaults
 "$PY" -m memorization proxy --kind confidence --save_dir "$DIR"
 "$PY" -m memorization report --save_dir "$DIR"
 "$PY" main_rum.py --save_dir "$DIR" --num_indexes_to_replace 90 --variant vanilla --unlearn FT --tag demo

@@ -27,28 +27,28 @@ def test_group_split_is_disjoint_and_names_the_cuts_inside_ties():
 
 def test_memorization_set_groups_and_mix():
     scores = np.linspace(-0.2, 1.0, len(TRAIN))
-    high = fs.memorization_set(TRAIN, scores, "high", 9, "heldout")
-    low = fs.memorization_set(TRAIN, scores, "low", 9, "heldout")
-    mid = fs.memorization_set(TRAIN, scores, "mid", 9, "heldout")
-    mix = fs.memorization_set(TRAIN, scores, "mix", 9, "heldout")
+    high = fs.memorization_set(TRAIN, scores, "high", 9, "heldout", middle=0.5)
+    low = fs.memorization_set(TRAIN, scores, "low", 9, "heldout", middle=0.5)
+    mid = fs.memorization_set(TRAIN, scores, "mid", 9, "heldout", middle=0.5)
+    mix = fs.memorization_set(TRAIN, scores, "mix", 9, "heldout", middle=0.5)
     assert set(high.indices) == set(TRAIN[-9:]) and set(low.indices) == set(TRAIN[:9])
     mid_scores = scores[np.searchsorted(TRAIN, mid.indices)]
     assert np.all(np.abs(mid_scores - 0.5) <= np.sort(np.abs(scores - 0.5))[8] + 1e-12)
     assert "ties" not in mid.params  # distinct scores: nothing chosen by position
     # a mix of 9 is the union of the groups of 3 (RUM's steps forget exactly the mix set)
-    thirds = [fs.memorization_set(TRAIN, scores, g, 3, "heldout").indices for g in ("high", "mid", "low")]
+    thirds = [fs.memorization_set(TRAIN, scores, g, 3, "heldout", middle=0.5).indices for g in ("high", "mid", "low")]
     assert np.array_equal(mix.indices, np.concatenate(thirds))
     with pytest.raises(UserError, match="--mem"):
-        fs.memorization_set(TRAIN, scores, "top", 9, "heldout")
+        fs.memorization_set(TRAIN, scores, "top", 9, "heldout", middle=0.5)
     with pytest.raises(UserError, match="larger than"):
-        fs.memorization_set(TRAIN, scores, "high", 51, "heldout")
+        fs.memorization_set(TRAIN, scores, "high", 51, "heldout", middle=0.5)
 
 
 def test_tied_scores_give_disjoint_groups_and_say_so():
     # digits-like scores: most exactly 0, few near the mid target 0.5
     scores = np.zeros(50)
     scores[:6] = [1.0, 0.9, 0.75, 0.6, 0.5, 0.45]
-    groups = {g: fs.memorization_set(TRAIN, scores, g, 9, "heldout") for g in ("high", "mid", "low", "mix")}
+    groups = {g: fs.memorization_set(TRAIN, scores, g, 9, "heldout", middle=0.5) for g in ("high", "mid", "low", "mix")}
     high, mid, low = (set(groups[g].indices) for g in ("high", "mid", "low"))
     assert not high & mid and not mid & low and not high & low
     assert set(groups["high"].indices[:6]) == set(TRAIN[:6])  # the scores decide as far as they can
@@ -56,8 +56,8 @@ def test_tied_scores_give_disjoint_groups_and_say_so():
     assert [t.split(":")[0] for t in groups["mid"].params["ties"]] == ["high", "mid", "low"]
     assert len(set(groups["mix"].indices)) == 9 and "ties" in groups["mix"].params
     with pytest.raises(UserError, match="--allow_overlap"):
-        fs.memorization_set(TRAIN, scores, "high", 17, "heldout")  # 3 x 17 > 50
-    overlap = fs.memorization_set(TRAIN, scores, "mid", 17, "heldout", allow_overlap=True)
+        fs.memorization_set(TRAIN, scores, "high", 17, "heldout", middle=0.5)  # 3 x 17 > 50
+    overlap = fs.memorization_set(TRAIN, scores, "mid", 17, "heldout", allow_overlap=True, middle=0.5)
     assert len(overlap.indices) == 17
 
 
@@ -68,6 +68,12 @@ def test_load_scores_orients_proxies_and_reads_published_format(tmp_path):
     assert np.array_equal(oriented, -np.arange(50.0))  # high confidence = least memorized
     write_npz(tmp_path / "pub.npz", memorization=np.arange(100.0) / 100)
     assert np.allclose(fs.load_scores(tmp_path / "pub.npz", TRAIN), TRAIN / 100)
+    # mid's target: 0.5 for 0/1-correctness memorization (published files too), else the median
+    assert fs.natural_middle(tmp_path / "pub.npz") == 0.5 and fs.natural_middle(tmp_path / "conf.npz") is None
+    for kind, middle in (("correctness", 0.5), ("logit", None)):
+        write_npz(tmp_path / "held.npz", index=TRAIN, score=np.arange(50.0), score_kind=np.array(kind))
+        assert fs.natural_middle(tmp_path / "held.npz") == middle
+    assert fs.mid_target(np.array([0.0, 1.0, 5.0, np.nan])) == 1.0
     with pytest.raises(UserError, match="python -m memorization"):
         fs.load_scores(tmp_path / "missing.npz", TRAIN)
     (tmp_path / "bad.npz").write_bytes(b"garbage")

@@ -75,23 +75,46 @@ def test_heldout_finds_planted_examples_batched_and_sequential(synth, tmp_path):
         out = load(save / "memorization" / "heldout.npz")
         scores[path] = out
         record = json.loads((save / "memorization" / "heldout.json").read_text())
-        assert record["settings"]["path"] == path and record["settings"]["arch"] == "mlp"  # the original's
+        assert record["settings"]["path"] == path and record["settings"]["arch"] == "tinymlp"  # the data set's learner
         assert record["seed"] == 2 and record["versions"]["torch"] and record["split"]["sha256"]
-        assert set(out) == {"index", "score", "memorization_sign", "n_in", "n_out", "in_subset",
-                            "train_phi", "test_phi", "test_index"}  # the last four: LiRA's shadows
+        assert set(out) == {"index", "score", "memorization_sign", "score_kind", "score_logit",
+                            "score_correctness", "n_in", "n_out", "in_subset", "train_correct",
+                            "train_phi", "test_phi", "test_index"}
+        assert str(out["score_kind"]) == "logit" and np.array_equal(out["score"], out["score_logit"], equal_nan=True)
         assert out["in_subset"].shape == out["train_phi"].shape == (16, len(out["index"]))
         assert np.array_equal(out["in_subset"].sum(0), out["n_in"])
         assert out["index"].dtype == np.int64 and out["score"].dtype == np.float32
         assert out["memorization_sign"].shape == () and int(out["memorization_sign"]) == 1
         assert np.all(out["n_in"] + out["n_out"] == 16)
-        finite = np.isfinite(out["score"])
-        assert finite.mean() > 0.99 and np.all(np.abs(out["score"][finite]) <= 1)
-        auc = roc_auc_score(planted[out["index"]], np.nan_to_num(out["score"], nan=-1))
-        assert auc >= 0.9, (path, auc)
+        finite = np.isfinite(out["score_correctness"])
+        assert finite.mean() > 0.99 and np.all(np.abs(out["score_correctness"][finite]) <= 1)
+        for kind in ("logit", "correctness"):
+            auc = roc_auc_score(planted[out["index"]], np.nan_to_num(out[f"score_{kind}"], nan=-1))
+            assert auc >= 0.9, (path, kind, auc)
     a, b = scores["batched"], scores["sequential"]
     assert np.array_equal(a["index"], b["index"]) and np.array_equal(a["n_in"], b["n_in"])
     both = np.isfinite(a["score"]) & np.isfinite(b["score"])
     assert np.corrcoef(a["score"][both], b["score"][both])[0, 1] > 0.9
+
+
+def test_heldout_file_alone_recomputes_its_scores_exactly(synth, tmp_path):
+    """heldout.npz keeps every model's membership, 0/1 correctness (bit-packed) and logit
+    confidence: both scores follow from the file and the formula, bit for bit."""
+    save, _ = synth
+    run = split_only(save, tmp_path / "run")
+    for kind in ("correctness", "logit"):
+        assert mem("estimate", *SYNTH, *TINY, "--score", kind, "--save_dir", run) == 0
+        z = load(run / "memorization" / "heldout.npz")
+        member = z["in_subset"]
+        correct = np.unpackbits(z["train_correct"], axis=1, count=member.shape[1]).astype(bool)
+        values = {"correctness": correct.astype(np.float64), "logit": z["train_phi"].astype(np.float64)}
+        n_in, n_out = member.sum(0), (~member).sum(0)
+        for name, v in values.items():
+            with np.errstate(invalid="ignore", divide="ignore"):  # never in or never out: NaN
+                expected = np.where(member, v, 0).sum(0) / n_in - np.where(member, 0, v).sum(0) / n_out
+            assert np.array_equal(z[f"score_{name}"], expected.astype(np.float32), equal_nan=True), name
+        assert str(z["score_kind"]) == kind and np.array_equal(z["score"], z[f"score_{kind}"], equal_nan=True)
+        assert np.isnan(z["score"]).sum() < len(z["score"])  # some examples were in and out
 
 
 def test_subsets_depend_on_seed_and_model_only():
@@ -129,7 +152,7 @@ def test_sharded_merge_equals_unsharded_exactly(synth, tmp_path, monkeypatch):
         if key.endswith("_phi"):  # float confidences: the group a model is evaluated in may change the last bit
             assert np.allclose(merged[key], whole[key], rtol=1e-2, atol=1e-2), key
         else:
-            assert np.array_equal(merged[key], whole[key], equal_nan=key != "index"), key
+            assert np.array_equal(merged[key], whole[key], equal_nan=key not in ("index", "score_kind")), key
     record = json.loads((run / "memorization" / "heldout.json").read_text())
     assert len(record["merged_shards"]) == 3
 

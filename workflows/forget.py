@@ -107,7 +107,7 @@ def build_forget_set(ctx):
     if cfg.mem is not None:
         scores = fsets.load_scores(score_path(cfg), train_idx, ctx.original_sha256)
         fs = fsets.memorization_set(train_idx, scores, cfg.mem, cfg.num_indexes_to_replace, cfg.mem_proxy,
-                                    cfg.allow_overlap)
+                                    cfg.allow_overlap, fsets.natural_middle(score_path(cfg)))
         warn_ties(f"--mem {cfg.mem}", fs.params.get("ties"))
         return fs
     if cfg.group_index is not None:

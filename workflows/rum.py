@@ -88,7 +88,7 @@ def refine(cfg, forget_idx, train_idx, original_sha256=None):
         return shuffle_chunks(forget_idx, cfg.seed), []
     scores = fsets.load_scores(score_path(cfg), train_idx, original_sha256)
     parts, ties = refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)),
-                                         fsets.mid_target(scores, cfg.mem_proxy))
+                                         fsets.mid_target(scores, fsets.natural_middle(score_path(cfg))))
     warn_ties("refining the forget set by memorization", ties)
     return parts, ties
 
