@@ -25,9 +25,9 @@ from .rum import method_label, parse_plan, plan_steps, unlearn_in_steps
 
 
 def plan_key(cfg):
-    """How the requests are chosen (their forget sets are only known as the run goes)."""
-    return {"requests": cfg.requests, "mem": cfg.mem, "proxy": cfg.mem_proxy, "n": cfg.num_indexes_to_replace,
-            "frozen_scores": cfg.frozen_scores}
+    """The run identity's forget set: how the requests are chosen, since their sets are only known as
+    the run goes (the number of requests and --frozen_scores are flags, in the identity already)."""
+    return {"mem": cfg.mem, "proxy": cfg.mem_proxy, "n": cfg.num_indexes_to_replace}
 
 
 def forgotten_name(cfg, count):
