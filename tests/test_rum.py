@@ -113,6 +113,8 @@ def test_rum_bad_input(rum_dir):
     assert_clean_error(rum_cli("--mem_proxy", "ho_ret", "--frozen_scores"), "--requests")
     assert_clean_error(rum_cli("--sequential", "--retain_rule", "complement"), "--sequential")
     assert_clean_error(rum_cli("--mem_proxy", "ho_ret", "--unlearn_step", "50"), "nothing would be left")
+    assert_clean_error(run_main("main_rum.py", "--save_dir", rum_dir, "--mem_proxy", "curvature", "--requests", "2"),
+                       "--num_indexes_to_replace")
 
 
 # ---- multi-request mode ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import unlearn
 from datasets import DataFlags
-from datasets.forget_sets import ForgetFlags
+from datasets.forget_sets import ForgetFlags, check_group
 from engine import recipe
 from engine.config import NOT_RECORDED, RunFlags, from_args
 from engine.errors import UserError
@@ -149,6 +149,10 @@ def check_requests(cfg):
     if other:
         raise UserError(f"--requests chooses each request's forget set by --mem during the run: drop {other[0]}"
                         + (" (SalUn computes its mask from the current model)" if other[0] == "--mask_path" else ""))
+    # checked here, not when request 1 is chosen: that comes after the proxy's first computation
+    check_group(cfg.mem)
+    if cfg.num_indexes_to_replace is None or cfg.num_indexes_to_replace < 1:
+        raise UserError("--requests needs --num_indexes_to_replace N (> 0), the size of every request")
     check_settings(cfg.mem_proxy, cfg)
 
 

@@ -9,7 +9,8 @@ from the previous step's model:
 - `shuffle` three random equal chunks in sequence, the same method (control);
 - `vanilla` the whole forget set in one go with --unlearn (control).
 
-Every variant is scored against the retrain reference of the WHOLE forget set.
+Every variant is scored against the retrain reference of the WHOLE forget set. `main_rum.py
+--requests S` runs a variant on each of S requests in turn (workflows/multireq.py).
 """
 import time
 
