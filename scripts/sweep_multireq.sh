@@ -19,8 +19,13 @@ while [ $# -gt 0 ]; do
 done
 N=${N:-30}
 ensure_original
-for seed in $SEEDS; do for frozen in "" "--frozen_scores"; do
-  echo "$PY main_rum.py $COMMON --variant $VARIANT --unlearn $METHOD --mem mix --mem_proxy $PROXY --requests $REQUESTS --num_indexes_to_replace $N --seed $seed --skip_existing $frozen $EXTRA"
-done; done | run_jobs
+REQUEST="--mem mix --mem_proxy $PROXY --requests $REQUESTS --num_indexes_to_replace $N"
+for seed in $SEEDS; do
+  # the baseline: the untouched model on the same requests (it never changes, so frozen = recomputed)
+  echo "$PY main_rum.py $COMMON --variant rum --rum_methods none,none,none $REQUEST --frozen_scores --seed $seed --skip_existing $EXTRA"
+  for frozen in "" "--frozen_scores"; do
+    echo "$PY main_rum.py $COMMON --variant $VARIANT --unlearn $METHOD $REQUEST $frozen --seed $seed --skip_existing $EXTRA"
+  done
+done | run_jobs
 "$PY" scripts/multireq_table.py --save_dir "$SAVE"
 exit_if_failed
