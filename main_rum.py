@@ -8,10 +8,15 @@ Examples:
   main_rum.py --unlearn NG --mem mix --num_indexes_to_replace 90 --epochs 10 --lr 0.1 --batch_size 256
       (RUM's README line: --unlearn M alone runs RUM's template for M, see --variant; the original
       model is trained with --epochs/--lr/--batch_size first when <save_dir>/original is missing)
-Writes <save_dir>/unlearn/<variant>-<method(s)>/<forget_set>/s<seed>/metrics.json with per-step figures."""
+  main_rum.py --unlearn NG --mem_proxy ho_ret --requests 3 --num_indexes_to_replace 90
+      (the scalability paper's multi-request mode: 3 requests of 90, each chosen by ho_ret scores
+      recomputed on the model left by the requests before; --frozen_scores: by the original's scores)
+Writes <save_dir>/unlearn/<variant>-<method(s)>/<forget_set>/s<seed>/metrics.json with per-step
+(and per-request) figures."""
 from engine.errors import cli_main
 from workflows import forget, parsers
 from workflows.config import rum_config, train_config
+from workflows.multireq import run_requests
 from workflows.rum import run_rum
 from workflows.train import ensure_original
 
@@ -25,6 +30,21 @@ def build_parser():
     return p
 
 
+def step_line(s):
+    a = s["accuracy"]
+    return (f"  step {s['step']} {s['part']:>4} {s['method']:>12}: {s['size']} examples, "
+            + (f"part acc {a['part']:.1f}%  forget {a['forget']:.1f}%  retain {a['retain']:.1f}%  "
+               f"test {a['test']:.1f}%" if a else "diverged") + f"  {s['wall_time_s']:.1f}s")
+
+
+def request_line(r):
+    a = r["accuracy"]
+    figures = (f"request acc {a['request']:.1f}%  forgotten so far ({r['forgotten']}) {a['forget']:.1f}%  "
+               f"retain {a['retain']:.1f}%  test {a['test']:.1f}%  ToW {r['tow']:.4f}") if a else "diverged"
+    return (f"  request {r['request']}: {r['size']} of {r['candidates']} left, scores {r['scores']} "
+            f"({r['proxy_time_s']:.1f}s); {figures}  unlearn {r['unlearn_time_s']:.1f}s")
+
+
 @cli_main
 def main(argv=None):
     parser = build_parser()
@@ -32,15 +52,12 @@ def main(argv=None):
     typed = parsers.given_flags(parser, argv)
     cfg = rum_config(args)  # checks every flag before anything is trained
     ensure_original(train_config(args), typed)
-    metrics, path = run_rum(cfg)
+    metrics, path = (run_requests if cfg.requests else run_rum)(cfg)
     if metrics is None:
         print(f"skipped: {path} exists")
         return 0
-    for s in metrics["steps"]:
-        a = s["accuracy"]
-        print(f"  step {s['step']} {s['part']:>4} {s['method']:>12}: {s['size']} examples, "
-              + (f"part acc {a['part']:.1f}%  forget {a['forget']:.1f}%  retain {a['retain']:.1f}%  "
-                 f"test {a['test']:.1f}%" if a else "diverged") + f"  {s['wall_time_s']:.1f}s")
+    for line in map(request_line, metrics["requests"]) if cfg.requests else map(step_line, metrics["steps"]):
+        print(line)
     print(forget.summary_line(metrics))
     print(f"-> {path}")
     return 1 if metrics.get("diverged") else 0

@@ -168,14 +168,18 @@ def describe_tie(cut, tied, taken, value, target):
 CUTS_OF = {"high": ("high",), "low": ("low",), "mid": ("high", "mid", "low"), "mix": ("high", "mid", "low")}
 
 
+def check_group(group):
+    if group not in MEM_GROUPS:
+        raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
+
+
 def memorization_set(train_idx, scores, group, n, proxy, allow_overlap=False, middle=None):
     """The `group` forget set of n examples. `high`, `mid` and `low` are the groups of size n of
     one split (disjoint unless `allow_overlap` and 3n exceeds the training set); `mix` takes its
     three parts (a third each, low the remainder) by the same rule, so it is always disjoint and
     equals the union of the groups of a third of its size. The cuts that fell inside tied scores
     are recorded under `ties`. `middle`: the target of mid (default: the median)."""
-    if group not in MEM_GROUPS:
-        raise UserError(f"--mem {group!r}: choose one of {', '.join(MEM_GROUPS)}")
+    check_group(group)
     check_size(n, len(train_idx))
     target = mid_target(scores, middle)
     groups = group_split(scores, part_sizes(n) if group == "mix" else (n, n, n), target, allow_overlap)

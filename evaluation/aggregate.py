@@ -59,6 +59,8 @@ def group_label(forget_set):
         return "class " + ",".join(map(str, p["classes"])) + (f" n{p['n']}" if "n" in p else "")
     if kind == "file":
         return forget_set["name"]  # file-<sha>: the same indices, whatever the file was called
+    if kind == "requests":  # main_rum.py --requests: S requests of a --mem group of n each
+        return f"{p['group']} n{n} x{p['requests']} ({p['proxy']})"
     return f"n{n}"
 
 

@@ -46,7 +46,7 @@ FILTERS = {
     "group_index": _es_group,
     "class_to_replace": _forgotten_classes,
     "num_indexes_to_replace": lambda m: m["forget_set"].get("size"),
-    "unlearn_step": lambda m: m["config"].get("unlearn_step"),
+    "unlearn_step": lambda m: m["config"].get("requests"),  # main_rum.py --requests, RUM's --unlearn_step
 }
 
 
@@ -85,7 +85,8 @@ def build_parser(doc, table, methods):
                    help="forgotten class(es), e.g. 3 or 3,5 (-1: runs that forgot no whole class)")
     f.add_argument("--num_indexes_to_replace", type=cli.positive_int, default=None, help="forget-set size")
     f.add_argument("--unlearn_step", type=cli.non_negative_int, default=None,
-                   help="request number of a multi-request run (runs without one match only when absent)")
+                   help="number of requests of a multi-request run (main_rum.py --requests; runs without "
+                        "requests match only when absent)")
     return p
 
 

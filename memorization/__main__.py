@@ -93,11 +93,7 @@ def add_proxy(sub):
     p.add_argument("--kind", required=True, choices=KINDS, help="which proxy")
     p.add_argument("--momentum", type=cli.non_negative_float, default=0.9, help="ho_ret fine-tuning")
     p.add_argument("--weight_decay", type=cli.non_negative_float, default=5e-4, help="ho_ret fine-tuning")
-    p.add_argument("--ft_lr", type=float, default=0.1, help="ho_ret: fine-tuning LR")
-    p.add_argument("--ft_epochs", type=int, default=30, help="ho_ret: at most this many epochs")
-    p.add_argument("--patience", type=int, default=4,
-                   help="ho_ret: stop when the epoch loss has not improved for this many epochs")
-    p.add_argument("--h", default="0.01", help="curvature: radius, or a comma list of radii to average")
+    parsers.add_proxy_settings(p)
     p.set_defaults(run=run_proxy, config=command_config)
 
 

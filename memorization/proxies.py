@@ -7,6 +7,7 @@
 import copy
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,15 @@ DESCRIPTIONS = {  # one line each, for `python -m unlearn list`
     "curvature": "input-loss curvature of the original model (finite differences along random directions)",
 }
 SIGNS = {**{k: s for k, (_, s) in EVENT_PROXIES.items()}, "ho_ret": +1, "curvature": +1}
+
+
+@dataclass(frozen=True)
+class ProxyFlags:
+    """How the proxies that score a model's weights are computed (ho_ret's fine-tune, curvature's radii)."""
+    ft_lr: float = 0.1
+    ft_epochs: int = 30
+    patience: int = 4
+    h: str = "0.01"
 
 
 # ---- learning events: confidence, max_conf, entropy, bi_acc -----------------------------------
@@ -139,20 +149,31 @@ def parse_radii(text):
 def curvature(model, data, args):
     radii = parse_radii(args.h)
     per_radius = torch.stack([loss_curvature(model, data.train, r, args.batch_size) for r in radii])
-    return per_radius.mean(0).cpu().numpy(), {"radii": radii, "weights": "final weights of the original model"}
+    return per_radius.mean(0).cpu().numpy(), {"radii": radii}
+
+
+# proxies computed from a model's weights alone, so any model can be scored (an unlearned one too);
+# the learning-event proxies are averages over the original's training run and cannot be redone
+# for another model without training it again
+MODEL_PROXIES = {"ho_ret": heldout_retrain, "curvature": curvature}
 
 
 # ---- command ---------------------------------------------------------------------------------
 
+def check_settings(kind, flags):
+    """The ProxyFlags that `kind` reads, checked."""
+    if kind == "ho_ret":
+        check_positive(flags.ft_lr, "--ft_lr")
+        check_positive(flags.ft_epochs, "--ft_epochs", integer=True)
+        check_positive(flags.patience, "--patience", integer=True)
+    if kind == "curvature":
+        parse_radii(flags.h)
+
+
 def check_proxy_args(args):
     if args.kind not in KINDS:
         raise UserError(f"unknown --kind {args.kind!r}; choose one of {', '.join(KINDS)}")
-    if args.kind == "ho_ret":
-        check_positive(args.ft_lr, "--ft_lr")
-        check_positive(args.ft_epochs, "--ft_epochs", integer=True)
-        check_positive(args.patience, "--patience", integer=True)
-    if args.kind == "curvature":
-        parse_radii(args.h)
+    check_settings(args.kind, args)
 
 
 def proxy(args):
@@ -172,7 +193,8 @@ def proxy(args):
         model, _ = load_original(args, data, device)
         index = data.train.idx.numpy()
         try:
-            score, info = (heldout_retrain if args.kind == "ho_ret" else curvature)(model, data, args)
+            score, info = MODEL_PROXIES[args.kind](model, data, args)
+            info["weights"] = "final weights of the original model"
         except Diverged as e:
             raise UserError(f"{args.kind}: {e}; lower --ft_lr")
     record = run_record(args, data.split, kind=args.kind, device=str(device), **info,

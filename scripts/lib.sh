@@ -85,5 +85,9 @@ finish() {  # tables of whatever finished; non-zero exit if a job failed (re-run
   "$PY" analysis_mia.py --save_dir "$SAVE" >/dev/null & local mia=$!  # side by side: one core each
   "$PY" analysis.py --save_dir "$SAVE"
   wait "$mia" && echo "ToW-MIA tables in $SAVE/analysis/"
+  exit_if_failed
+}
+
+exit_if_failed() {
   if [ "$FAILED" != 0 ]; then echo "some runs failed (see FAILED lines above); re-run to retry them" >&2; exit 1; fi
 }

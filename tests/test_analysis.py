@@ -126,7 +126,7 @@ def varied(tmp_path_factory):
         "class35": ("FT", "class", {"classes": [5, 3]}, {}, {}),
         "random": ("FT", "random", {"n": 10}, {}, {}),
         "n20": ("FT", *mem, {}, {"size": 20}),
-        "step2": ("FT", *mem, {"unlearn_step": 2}, {}),
+        "step2": ("FT", *mem, {"requests": 2}, {}),
     }
     for name, (method, kind, params, config, extra) in spec.items():
         ref_dir = extra.pop("reference_dir", None)

@@ -1,11 +1,15 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
+import torch
 
 import main_rum
 import unlearn
 from conftest import assert_clean_error, copy_run_with_confidence_scores, run_main
+from datasets import forget_sets as fsets
+from memorization import proxies
 from workflows import rum
 
 
@@ -104,3 +108,92 @@ def test_rum_bad_input(rum_dir):
     assert_clean_error(run_main("main_rum.py", "--save_dir", rum_dir, "--num_indexes_to_replace", "2",
                                 "--mem_proxy", "confidence"), "part", "empty")
     assert_clean_error(rum_cli("--mem_proxy", "confidence", "--order", "low,low,high"), "--order")
+    # multi-request mode: a proxy it can compute on an unlearned model; its control needs it; RUM's spelling
+    assert_clean_error(rum_cli("--mem_proxy", "confidence", "--requests", "2"), "--mem_proxy", "ho_ret")
+    assert_clean_error(rum_cli("--mem_proxy", "ho_ret", "--frozen_scores"), "--requests")
+    assert_clean_error(rum_cli("--sequential", "--retain_rule", "complement"), "--sequential")
+    assert_clean_error(rum_cli("--mem_proxy", "ho_ret", "--unlearn_step", "50"), "nothing would be left")
+    assert_clean_error(run_main("main_rum.py", "--save_dir", rum_dir, "--mem_proxy", "curvature", "--requests", "2"),
+                       "--num_indexes_to_replace")
+
+
+# ---- multi-request mode ------------------------------------------------------------------------
+
+@pytest.fixture()
+def requests_dir(trained_digits, tmp_path):
+    """The shared trained run without other tests' outputs (multi-request runs need no score file)."""
+    return shutil.copytree(trained_digits, tmp_path / "run", ignore=shutil.ignore_patterns(
+        "unlearn", "retrain", "memorization", "forget_sets", "masks", "simclr", "augment", ".locks"))
+
+
+def run_requests(folder, monkeypatch, capsys, *extra):
+    """main_rum --requests 2 in-process (9 examples a request, one-epoch reference and ho_ret);
+    returns (events in order: ("proxy", weights seen, raw scores, scored indices) and ("method",
+    weights returned), the chosen sets by request, metrics, printed lines)."""
+    events = []
+    real_proxy, real_method = proxies.MODEL_PROXIES["ho_ret"], unlearn.run_method
+
+    def weights(model):
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def proxy_spy(model, data, args):
+        score, info = real_proxy(model, data, args)
+        events.append(("proxy", weights(model), np.asarray(score), data.train.idx.numpy()))
+        return score, info
+
+    def method_spy(name, model, data, cfg):
+        model = real_method(name, model, data, cfg)
+        events.append(("method", weights(model)))
+        return model
+
+    monkeypatch.setitem(proxies.MODEL_PROXIES, "ho_ret", proxy_spy)
+    monkeypatch.setattr(unlearn, "run_method", method_spy)
+    code = main_rum.main(["--save_dir", str(folder), "--mem_proxy", "ho_ret", "--requests", "2",
+                          "--num_indexes_to_replace", "9", "--unlearn", "GA", "--unlearn_epochs", "1",
+                          "--retrain_epochs", "1", "--ft_epochs", "1", *extra])
+    assert code == 0
+    run = next((folder / "unlearn").glob("*/requests2-mix_ho_ret_n9/s2"))
+    chosen = [np.array(v) for _, v in sorted(json.loads((run / "requests.json").read_text()).items())]
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  request ")]
+    return events, chosen, json.loads((run / "metrics.json").read_text()), printed
+
+
+def selection(scores, scored, forgotten, n=9):
+    """The mix of n that the scores pick among the scored examples not forgotten yet."""
+    left = ~np.isin(scored, forgotten)
+    return np.sort(fsets.memorization_set(scored[left], scores[left], "mix", n, "ho_ret").indices)
+
+
+def same_weights(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_each_request_is_chosen_by_scores_of_the_model_left_by_the_one_before(requests_dir, monkeypatch, capsys):
+    events, (first, second), m, printed = run_requests(requests_dir, monkeypatch, capsys)
+    scored = [e for e in events if e[0] == "proxy"]
+    assert len(scored) == 2
+    original = torch.load(requests_dir / "original" / "model.pt", weights_only=True)
+    assert same_weights(scored[0][1], original)
+    # the second scoring saw the model that request 1's last step returned, not the original
+    before = next(i for i, e in enumerate(events) if e is scored[1])
+    last_step = [e for e in events[:before] if e[0] == "method"][-1]
+    assert same_weights(scored[1][1], last_step[1]) and not same_weights(scored[1][1], original)
+    assert not np.intersect1d(first, second).size
+    assert np.array_equal(first, selection(scored[0][2], scored[0][3], []))
+    assert np.array_equal(second, selection(scored[1][2], scored[1][3], first))
+    assert [r["scores"] for r in m["requests"]] == ["recomputed", "recomputed"]
+    assert [r["forgotten"] for r in m["requests"]] == [9, 18] and m["forget_set"]["size"] == 18
+    assert all(r["tow"] is not None and r["proxy_time_s"] > 0 for r in m["requests"])
+    assert m["tow"] == m["requests"][-1]["tow"] and len(printed) == 2
+
+
+def test_frozen_scores_choose_every_request_by_the_originals(requests_dir, monkeypatch, capsys):
+    events, (first, second), m, printed = run_requests(requests_dir, monkeypatch, capsys, "--frozen_scores",
+                                                  "--variant", "vanilla")
+    scored = [e for e in events if e[0] == "proxy"]
+    assert len(scored) == 1  # once, on the original model
+    assert same_weights(scored[0][1], torch.load(requests_dir / "original" / "model.pt", weights_only=True))
+    assert np.array_equal(second, selection(scored[0][2], scored[0][3], first))
+    assert not np.intersect1d(first, second).size
+    assert [r["scores"] for r in m["requests"]] == ["recomputed", "frozen"]
+    assert m["requests"][1]["proxy_time_s"] < m["requests"][0]["proxy_time_s"] and len(printed) == 2

@@ -40,3 +40,22 @@ def test_interrupted_sweep_reruns_only_the_missing_runs(trained_digits, tmp_path
 def test_sweep_rejects_unknown_flags(tmp_path):
     proc = sweep("sweep_es.sh", tmp_path, "--bogus")
     assert proc.returncode == 2 and "unknown flag --bogus" in proc.stderr
+
+
+def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("multireq_table", ROOT / "scripts" / "multireq_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    forget_set = {"kind": "requests", "size": 18, "params": {"group": "mix", "proxy": "ho_ret", "n": 9, "requests": 2}}
+
+    def run(scores, tows, diverged=None):
+        return {"method": "rumf-NG", "forget_set": forget_set, "scores": scores, "diverged": diverged,
+                "proxy_time_s": 2.0, "wall_time_s": 5.0, "requests": [{"tow": t} for t in tows]}
+    text = table.table([run("recomputed", [0.9, 0.8]), run("recomputed", [0.7, 0.6]), run("frozen", [0.9, 0.5]),
+                        run("frozen", [0.9], diverged="request 2")])
+    lines = text.splitlines()
+    assert "ToW after 1 | ToW after 2 | proxy time (s)" in lines[0]
+    assert lines[2].startswith("| rumf-NG | mix n9 x2 (ho_ret) | frozen | 1 | 0.900 ± n/a | 0.500 ± n/a")
+    assert lines[3].startswith("| rumf-NG | mix n9 x2 (ho_ret) | recomputed | 2 | 0.800 ± ")
+    assert "1 diverged runs left out." in text

@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 
 import unlearn
 from datasets import DataFlags
-from datasets.forget_sets import ForgetFlags
+from datasets.forget_sets import ForgetFlags, check_group
 from engine import recipe
 from engine.config import NOT_RECORDED, RunFlags, from_args
+from engine.errors import UserError
 from engine.recipe import OptimFlags
+from memorization.proxies import MODEL_PROXIES, ProxyFlags, check_settings
 from unlearn import STRENGTHS, MethodConfig
 from unlearn.addons import AddonFlags
 
@@ -48,8 +50,9 @@ class UnlearnConfig(DataFlags, RunFlags, ForgetFlags, AddonFlags, ForgetRunFlags
 
 
 @dataclass(frozen=True)
-class RumConfig(UnlearnConfig):
-    """main_rum.py: a sequence of (part, method) steps on one forget set."""
+class RumConfig(UnlearnConfig, ProxyFlags):
+    """main_rum.py: a sequence of (part, method) steps on one forget set; with `requests`, on each
+    of that many requests in turn (the proxy flags say how their scores are recomputed)."""
     variant: str = "rum"
     order: str = "low,mid,high"
     rum_methods: str = "none,FT,SalUn"
@@ -57,6 +60,8 @@ class RumConfig(UnlearnConfig):
     rum_epochs: str | None = None
     rum_alphas: str | None = None
     retain_rule: str = "paper"
+    requests: int | None = None
+    frozen_scores: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,36 @@ def rum_config(args):
     kinds = (args.mem, args.group_index, args.forget_index_file, args.class_to_replace)
     if all(k is None for k in kinds):
         plan["mem"] = "mix"
-    return unlearn_config(argparse.Namespace(**{**vars(args), **plan}), RumConfig)
+    if args.sequential and args.retain_rule != "paper":
+        raise UserError("--sequential is RUM's spelling of --retain_rule paper: drop one of it and "
+                        f"--retain_rule {args.retain_rule}")
+    cfg = unlearn_config(argparse.Namespace(**{**vars(args), **plan}), RumConfig)
+    check_requests(cfg)
+    return cfg
+
+
+def check_requests(cfg):
+    """Multi-request mode chooses every request by memorization scores it computes itself, from
+    the model of the moment, so it needs a proxy computed from a model's weights."""
+    if cfg.requests is None:
+        if cfg.frozen_scores:
+            raise UserError("--frozen_scores is the control of multi-request mode: add --requests S")
+        return
+    if cfg.mem_proxy not in MODEL_PROXIES:
+        raise UserError(f"--requests recomputes the scores on the current model before each request: --mem_proxy "
+                        f"must be one computed from a model's weights ({', '.join(MODEL_PROXIES)}), not "
+                        f"{cfg.mem_proxy} (the heldout estimate and the learning-event proxies need training runs)")
+    other = [flag for flag, value in (("--group_index", cfg.group_index), ("--forget_index_file", cfg.forget_index_file),
+                                      ("--class_to_replace", cfg.class_to_replace), ("--mem_file", cfg.mem_file),
+                                      ("--mask_path", cfg.method.mask_path)) if value is not None]
+    if other:
+        raise UserError(f"--requests chooses each request's forget set by --mem during the run: drop {other[0]}"
+                        + (" (SalUn computes its mask from the current model)" if other[0] == "--mask_path" else ""))
+    # checked here, not when request 1 is chosen: that comes after the proxy's first computation
+    check_group(cfg.mem)
+    if cfg.num_indexes_to_replace is None or cfg.num_indexes_to_replace < 1:
+        raise UserError("--requests needs --num_indexes_to_replace N (> 0), the size of every request")
+    check_settings(cfg.mem_proxy, cfg)
 
 
 def step_method(cfg, name, overrides, keep_mask):

@@ -192,9 +192,9 @@ def unlearn_data(ctx, sets, start_model, seed, mask=None):
 
 # ---- retrain reference -------------------------------------------------------------------------
 
-def reference_settings(ctx, forget_set):
+def reference_settings(ctx, forget_sha256):
     oc, cfg = ctx.original_config, ctx.cfg
-    return {"forget_sha256": forget_set.sha256, "split_sha": ctx.data.split.sha,
+    return {"forget_sha256": forget_sha256, "split_sha": ctx.data.split.sha,
             "arch": ctx.build["arch"], "seed": cfg.seed,
             "epochs": cfg.retrain_epochs if cfg.retrain_epochs is not None else oc["epochs"],
             "lr": cfg.retrain_lr if cfg.retrain_lr is not None else oc["lr"],
@@ -209,7 +209,7 @@ def reference_dir(ctx, settings):
 
 def retrain_reference(ctx, forget_set, sets):
     """Train (once) and evaluate the model retrained without the forget set; cached on disk."""
-    settings = reference_settings(ctx, forget_set)
+    settings = reference_settings(ctx, forget_set.sha256)
     folder = reference_dir(ctx, settings)
     # two runs on the same new forget set: one trains the reference, the other waits and reuses it
     with locked(Path(ctx.cfg.save_dir) / ".locks" / f"retrain-{folder.name}", "the retrain reference") \
@@ -263,23 +263,24 @@ NOT_IDENTITY = {"save_dir", "seed", "device", "threads", "compile", "skip_existi
                 "mask_path", "simclr_path", "generator_path", "retrain_epochs", "retrain_lr"}
 
 
-def run_identity(cfg, ctx, forget_set, mask_path, extras):
-    """Everything that changes a run's result, hashed: its settings, the checksums of the model it
-    starts from, its mask and add-on models, and the reference's recipe (not the seed: the seeds
-    of one setting sit side by side under one identity)."""
-    reference = {k: v for k, v in reference_settings(ctx, forget_set).items() if k not in ("seed", "forget_sha256")}
+def run_identity(cfg, ctx, forget_key, mask_path, extras):
+    """Everything that changes a run's result, hashed: its settings, its forget set (`forget_key`:
+    the set's sha256, or how a run that chooses its sets as it goes chooses them), the checksums of
+    the model it starts from, its mask and add-on models, and the reference's recipe (not the seed:
+    the seeds of one setting sit side by side under one identity)."""
+    reference = {k: v for k, v in reference_settings(ctx, None).items() if k not in ("seed", "forget_sha256")}
     identity = {"flags": {k: v for k, v in record(cfg).items() if k not in NOT_IDENTITY},
-                "forget_set": forget_set.sha256,
+                "forget_set": forget_key,
                 "start_model": ctx.model_sha256, "mask": file_sha256(mask_path) if mask_path else None,
                 "addons": extras.inputs() if extras else None, "reference": reference}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def run_dir(cfg, label, forget_set, identity):
+def run_dir(cfg, label, forget_name, identity):
     """<save_dir>/unlearn/<label>[-<tag>]-<identity>/<forget set>/s<seed>: runs that differ in
     anything but the seed never share a folder, and --tag is a readable prefix of the identity."""
     name = "-".join([label, *([safe_component(cfg.tag, "--tag")] if cfg.tag else []), identity])
-    return Path(cfg.save_dir) / "unlearn" / name / forget_set.name / f"s{cfg.seed}"
+    return Path(cfg.save_dir) / "unlearn" / name / forget_name / f"s{cfg.seed}"
 
 
 RUM_MASK_PREFIX = re.compile(r"(hard|mask)_(\d+(?:\.\d+)?)")
@@ -370,7 +371,8 @@ def prepare_run(cfg, label, method=None, check=None):
     if method is not None:
         from unlearn import addons  # checks the add-on flags, loads SimCLR / generators
         extras = addons.prepare(cfg, ctx, method, forget_set)
-    path = run_dir(cfg, label, forget_set, run_identity(cfg, ctx, forget_set, mask_path, extras)) / "metrics.json"
+    identity = run_identity(cfg, ctx, forget_set.sha256, mask_path, extras)
+    path = run_dir(cfg, label, forget_set.name, identity) / "metrics.json"
     if cfg.skip_existing and done_before(path, ctx):
         return None, path
     sets = eval_sets(ctx.data, forget_set)

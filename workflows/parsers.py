@@ -194,6 +194,17 @@ def unlearning_parser(doc):
     return p
 
 
+def add_proxy_settings(g):
+    """The settings of the proxies that score a model's weights (memorization.proxies.ProxyFlags)."""
+    from memorization.proxies import ProxyFlags
+    g.add_argument("--ft_lr", type=float, default=ProxyFlags.ft_lr, help="ho_ret: fine-tuning LR")
+    g.add_argument("--ft_epochs", type=int, default=ProxyFlags.ft_epochs, help="ho_ret: at most this many epochs")
+    g.add_argument("--patience", type=int, default=ProxyFlags.patience,
+                   help="ho_ret: stop when the epoch loss has not improved for this many epochs")
+    g.add_argument("--h", default=ProxyFlags.h, help="curvature: radius, or a comma list of radii to average")
+    return g
+
+
 def add_rum_args(p):
     from .rum import RETAIN_RULES, VARIANTS
     g = p.add_argument_group("RUM")
@@ -209,6 +220,16 @@ def add_rum_args(p):
     g.add_argument("--rum_alphas", default=None, help="--alpha per part (NG, l1-sparse, wfisher)")
     g.add_argument("--retain_rule", choices=RETAIN_RULES, default="paper",
                    help="paper: retain excludes the parts done so far; complement: D minus the whole forget set")
+    g.add_argument("--sequential", action="store_true", help="RUM's spelling of --retain_rule paper")
+    r = p.add_argument_group("multi-request mode (the scalability paper): requests arrive one after another, "
+                             "each chosen by memorization among the examples not yet forgotten")
+    r.add_argument("--requests", "--unlearn_step", dest="requests", type=positive_int, default=None,
+                   help="number of requests S (RUM: --unlearn_step S, the last request); each removes a --mem "
+                        "set of --num_indexes_to_replace examples, refined and unlearned as the --variant says")
+    r.add_argument("--frozen_scores", action="store_true",
+                   help="control: select every request by the scores of the original model instead of "
+                        "recomputing them on the current model before each request")
+    add_proxy_settings(r)
     return g
 
 

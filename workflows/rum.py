@@ -9,7 +9,8 @@ from the previous step's model:
 - `shuffle` three random equal chunks in sequence, the same method (control);
 - `vanilla` the whole forget set in one go with --unlearn (control).
 
-Every variant is scored against the retrain reference of the WHOLE forget set.
+Every variant is scored against the retrain reference of the WHOLE forget set. `main_rum.py
+--requests S` runs a variant on each of S requests in turn (workflows/multireq.py).
 """
 import time
 
@@ -79,25 +80,36 @@ def parse_plan(cfg):
     return order, per_part
 
 
-def refine(cfg, forget_idx, train_idx, original_sha256=None):
+def file_scores(cfg, train_idx, original_sha256):
+    """A function giving ({original index: score}, the file's mid target or None for the median)
+    from the score file behind --mem_proxy (read when called: only the variants that refine by
+    memorization need it)."""
+    path = score_path(cfg)
+    return lambda: (dict(zip(train_idx.tolist(), fsets.load_scores(path, train_idx, original_sha256))),
+                    fsets.natural_middle(path))
+
+
+def refine(cfg, forget_idx, scores_of):
     """({part: original indices}, cuts inside ties) of the variant (vanilla: one part, the whole
-    set); a refinement by memorization whose cuts fell inside tied scores says so on stderr."""
+    set); `scores_of()` gives the scores by original index of the examples the forget set was chosen
+    among and the mid target of the groups (None: the median). A refinement by memorization whose cuts fell inside
+    tied scores says so on stderr."""
     if cfg.variant == "vanilla":
         return {"all": np.asarray(forget_idx)}, []
     if cfg.variant == "shuffle":
         return shuffle_chunks(forget_idx, cfg.seed), []
-    scores = fsets.load_scores(score_path(cfg), train_idx, original_sha256)
-    parts, ties = refine_by_memorization(forget_idx, dict(zip(train_idx.tolist(), scores)),
-                                         fsets.mid_target(scores, fsets.natural_middle(score_path(cfg))))
+    by_index, middle = scores_of()
+    parts, ties = refine_by_memorization(forget_idx, by_index,
+                                         fsets.mid_target(np.fromiter(by_index.values(), float), middle))
     warn_ties("refining the forget set by memorization", ties)
     return parts, ties
 
 
-def plan_steps(cfg, plan, forget_idx, train_idx, original_sha256=None):
+def plan_steps(cfg, plan, forget_idx, scores_of):
     """([(part name, indices, MethodConfig or None)] in execution order, the refinement's cuts
     inside ties)."""
     order, per_part = plan
-    parts, ties = refine(cfg, forget_idx, train_idx, original_sha256)
+    parts, ties = refine(cfg, forget_idx, scores_of)
     if cfg.variant == "vanilla":
         return [("all", parts["all"], per_part["all"])], ties
     steps = []
@@ -124,36 +136,30 @@ def method_label(cfg):
     return f"{cfg.variant}-{cfg.method.unlearn}"
 
 
-def run_step(run, model, step_sets, method, mask):
+def run_step(ctx, model, step_sets, method, mask):
     """One step's method on its part; returns the new model."""
-    data = unlearn_data(run.ctx, step_sets, model, run.ctx.cfg.seed, mask)
+    data = unlearn_data(ctx, step_sets, model, ctx.cfg.seed, mask)
     model = unlearn.run_method(method.unlearn, model, data, method)
     check_finite_weights(model, method.unlearn)
     return model
 
 
-def run_rum(cfg):
-    """The whole of main_rum.py: returns (metrics, path of metrics.json); metrics is None when
-    --skip_existing found the run done."""
-    plan = parse_plan(cfg)
-    run, path = prepare_run(cfg, method_label(cfg),
-                            check=lambda ctx, fs: plan_steps(cfg, plan, fs.indices, ctx.data.split.train_idx,
-                                                             ctx.original_sha256))
-    if run is None:
-        return None, path
-    data, sets, forget_idx = run.ctx.data, run.sets, run.forget_set.indices
-    train_idx = data.split.train_idx
-    model, done, records, diverged = run.ctx.model, np.zeros(0, dtype=np.int64), [], None
-    steps, ties = run.checked
+def unlearn_in_steps(ctx, model, steps, candidates, sets, mask=None):
+    """The steps in order, each starting from the previous step's model, on `sets["forget"]` cut
+    into parts; a step's retain set is taken from `candidates` (the training examples not forgotten
+    before) by --retain_rule. Returns (model, a record per step, why it diverged or None)."""
+    cfg, data = ctx.cfg, ctx.data
+    forget_idx = sets["forget"].idx.cpu().numpy()
+    done, records, diverged = np.zeros(0, dtype=np.int64), [], None
     for number, (part, part_idx, method) in enumerate(steps):
         done = np.union1d(done, part_idx)
-        retain = data.train.select(step_retain(train_idx, forget_idx, done, cfg.retain_rule), view=True)
+        retain = data.train.select(step_retain(candidates, forget_idx, done, cfg.retain_rule), view=True)
         step_sets = {**sets, "forget": data.train.select(part_idx, view=True), "retain": retain}
         start = time.perf_counter()
         name = method.unlearn if method else "none"
         if method is not None and diverged is None:
             try:
-                model = run_step(run, model, step_sets, method, run.mask if method.mask_path else None)
+                model = run_step(ctx, model, step_sets, method, mask if method.mask_path else None)
             except Diverged as e:
                 diverged = f"step {number} ({part}, {name}): {e}"
         seconds = time.perf_counter() - start
@@ -162,6 +168,20 @@ def run_rum(cfg):
         records.append({"step": number, "part": part, "method": name, "size": int(len(part_idx)),
                         "retain_size": len(retain), "settings": vars(method) if method else None,
                         "accuracy": acc, "wall_time_s": seconds})
+    return model, records, diverged
+
+
+def run_rum(cfg):
+    """The whole of main_rum.py for one forget set: returns (metrics, path of metrics.json); metrics
+    is None when --skip_existing found the run done."""
+    plan = parse_plan(cfg)
+    run, path = prepare_run(cfg, method_label(cfg), check=lambda ctx, fs: plan_steps(
+        cfg, plan, fs.indices, file_scores(cfg, ctx.data.split.train_idx, ctx.original_sha256)))
+    if run is None:
+        return None, path
+    steps, ties = run.checked
+    model, records, diverged = unlearn_in_steps(run.ctx, run.ctx.model, steps, run.ctx.data.split.train_idx,
+                                                run.sets, run.mask)
     wall = time.perf_counter() - run.started
     metrics = record_run(run, outcome(model, run, diverged), wall, variant=cfg.variant,
                          retain_rule=cfg.retain_rule, order=cfg.order, steps=records,
