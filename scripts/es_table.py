@@ -39,7 +39,7 @@ SECTION_INTRO = (
     "RUM's entanglement experiment: forget sets of one of the 15 groups of training examples by distance "
     "of their embedding to the centroid (`main_forget.py --group_index G`), each with its entanglement "
     "score ES against the rest (higher = more entangled; `python -m memorization es`). Per group: mean ± "
-    f"95% t-interval over seeds; `original` is the starting model, not unlearned. Trend: Spearman's rank "
+    "95% t-interval over seeds; `original` is the starting model, not unlearned. Trend: Spearman's rank "
     f"correlation of ES with ToW over a method's (group, seed) runs, {INTERVAL}; the verdict says "
     "\"ToW falls as ES rises\" when the interval lies below 0, \"rises\" when above, else \"no clear trend\".")
 
