@@ -64,10 +64,10 @@ ensure_scores() {
   fi
 }
 
-with_baseline() {  # the methods $1 after `original` (the starting model left as it is): every
-                  # table compares each method with it on the same forget sets and seeds
+with_baseline() {  # the methods $1 after `original` (the starting model left as it is), each once:
+                  # every table compares each method with it on the same forget sets and seeds
   local method list=original
-  for method in $1; do [ "$method" = original ] || list+=" $method"; done
+  for method in $1; do case " $list " in *" $method "*) ;; *) list+=" $method";; esac; done
   echo "$list"
 }
 

@@ -2,6 +2,7 @@
 t-interval, RUM's selection flags as filters, results.csv, file names of filtered calls."""
 import csv
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import analysis_mia
 from conftest import ROOT
 from evaluation import aggregate, report
 from engine.config import freeze
+from engine.io import sha256_of_indices
 from unlearn import METHODS
 
 
@@ -27,7 +29,7 @@ def test_t_interval_matches_scipy():
 
 
 def fake_run(root, method, kind, params, seed, tow, diverged=None, forget=50.0, folder=None, size=10,
-             config=None, **top):
+             config=None, forget_sha256=None, **top):
     """A metrics.json as main_forget.py writes it (the fields analysis reads); `folder` replaces
     the method folder so that runs can be told apart by path."""
     ref = {"forget": 60.0, "retain": 99.0, "val": 95.0, "test": 95.0}
@@ -37,7 +39,7 @@ def fake_run(root, method, kind, params, seed, tow, diverged=None, forget=50.0, 
                                       "no_aug": False, "alpha": None, **(config or {})},
          "diverged": diverged,
          "forget_set": {"name": f"{kind}-{'-'.join(map(str, params.values()))}", "kind": kind, "size": size,
-                        "params": params},
+                        "params": params, **({"sha256": forget_sha256} if forget_sha256 else {})},
          "accuracy": acc, "mia": mia,
          "reference": {"accuracy": ref, "mia": {"confidence": 0.5, "entropy": 0.5}, "wall_time_s": 2.0},
          "tow": None if diverged else tow, "tow_mia": None if diverged else tow * 0.9,
@@ -331,3 +333,86 @@ def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
     assert "| original | 0.805 ± 0.064 | — | — | — |" in text
     assert f"| FT | 0.805 ± 0.064 {aggregate.NO_EFFECT_MARK} | 0.905 ± 0.064 |" in text
     assert "low: **FT**" in text and text.count(aggregate.NO_EFFECT_NOTE) == 2
+
+
+def load_script(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: errors name the program by its module
+    spec.loader.exec_module(module)
+    return module
+
+
+ES_OF_GROUP = {3: 1.2, 12: 4.5, 14: 30.0}
+
+
+def fake_es_sweep(root):
+    """es_groups.json for groups 3, 12, 14 (10 indices each) and five seeds of `original` and FT on
+    them, FT's ToW falling as ES rises (plus noise); one FT run on another forget set (n30)."""
+    groups = [{"group": g, "size": 10, "es": es, "indices": list(range(10 * g, 10 * g + 10))}
+              for g, es in ES_OF_GROUP.items()]
+    (root / "memorization").mkdir(parents=True)
+    (root / "memorization" / "es_groups.json").write_text(json.dumps({"groups": groups}))
+    noise = np.random.default_rng(0).normal(0, 0.02, size=(5, 3))
+    for seed in range(1, 6):
+        for i, g in enumerate(groups):
+            params, sha = {"group_index": g["group"], "n": 10}, sha256_of_indices(g["indices"])
+            fake_run(root, "original", "es", params, seed, 0.5 + noise[seed - 1, i], forget=99.0, forget_sha256=sha)
+            fake_run(root, "FT", "es", params, seed, 0.95 - 0.2 * i + noise[seed - 1, i], forget_sha256=sha)
+    fake_run(root, "FT", "es", {"group_index": 3, "n": 30}, 1, 0.9, folder="FT-n30", size=30,
+             forget_sha256=sha256_of_indices(range(30)))
+
+
+def test_es_table_finds_tow_falling_as_es_rises(tmp_path, capsys):
+    es_table = load_script("es_table")
+    fake_es_sweep(tmp_path)
+    results = tmp_path / "docs" / "results.md"
+    results.parent.mkdir()
+    results.write_text("# Results\n\n## Other\n\nkept\n")
+    code, out, err = call(es_table, capsys, "--save_dir", tmp_path, "--results", results)
+    assert code == 0, err
+    folder = tmp_path / "es_results"
+    summary = json.loads((folder / "es.json").read_text())
+    trend = {c["method"]: c for c in summary["correlations"]}
+    ft = trend["FT"]
+    assert ft["spearman"] < 0 and ft["upper"] < 0 and ft["verdict"] == "ToW falls as ES rises"
+    assert ft["runs"] == 15 and ft["seeds"] == 5 and summary["left_out"] == 1  # the n30 run
+    assert list(trend)[0] == "original" and es_table.POOLED in trend
+    text = (folder / "es.md").read_text()
+    for g, es in ES_OF_GROUP.items():
+        table = text.split(f"#### g{g} n10: ES {es:.4g}")[1].splitlines()
+        assert table[4].startswith("| original | 5 | 99.00 ± 0.00 |")  # heading, blank, head, rule, original
+    assert (folder / "tow_vs_es.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(read_csv(folder / "es.csv")) == 6
+    doc = results.read_text()
+    assert "## Other\n\nkept" in doc and "## Entanglement (ES) experiment" in doc and "### digits" in doc
+    assert (results.parent / "figures" / "es_tow_vs_es_digits.png").is_file()
+    # a second data set gets its own heading; the first one's stays
+    es_table.write_docs(results, "synthetic", "synthetic body")
+    es_table.write_docs(results, "synthetic", "synthetic body")
+    doc = results.read_text()
+    assert doc.count("### digits") == 1 and doc.count("synthetic body") == 1 and doc.count("## Entanglement") == 1
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (-0.9, -0.1, "ToW falls as ES rises"), (0.1, 0.8, "ToW rises as ES rises"),
+    (-0.5, 0.3, "no clear trend"), (None, None, "no clear trend (no interval: fewer than 4 runs)")])
+def test_es_verdict_rule(low, high, verdict):
+    assert load_script("es_table").verdict(low, high) == verdict
+
+
+def test_es_table_without_es_groups_is_one_line(tmp_path, capsys):
+    fake_run(tmp_path, "FT", "es", {"group_index": 3, "n": 10}, 1, 0.9)
+    code, out, err = call(load_script("es_table"), capsys, "--save_dir", tmp_path)
+    assert code == 2 and "python -m memorization es" in err and len(err.strip().splitlines()) == 1
+
+
+def test_spearman_interval_is_fisher_z_with_the_bonett_wright_error():
+    xs, ys = [1, 1, 2, 2, 3, 3, 4], [0.9, 0.8, 0.85, 0.6, 0.5, 0.55, 0.2]
+    rho, low, high = aggregate.spearman_interval(xs, ys)
+    assert rho == pytest.approx(stats.spearmanr(xs, ys).statistic)
+    half = 1.959964 * np.sqrt((1 + rho ** 2 / 2) / 4)
+    assert (low, high) == pytest.approx((np.tanh(np.arctanh(rho) - half), np.tanh(np.arctanh(rho) + half)))
+    assert aggregate.spearman_interval(xs, [0.5] * 7) == (None, None, None)  # flat ToW: no correlation
+    assert aggregate.spearman_interval(xs[:3], ys[:3])[1:] == (None, None)

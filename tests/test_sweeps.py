@@ -59,3 +59,21 @@ def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode():
     assert lines[2].startswith("| rumf-NG | mix n9 x2 (ho_ret) | frozen | 1 | 0.900 ± n/a | 0.500 ± n/a")
     assert lines[3].startswith("| rumf-NG | mix n9 x2 (ho_ret) | recomputed | 2 | 0.800 ± ")
     assert "1 diverged runs left out." in text
+
+
+def test_es_sweep_runs_five_seeds_all_groups_for_one_method_then_es_and_its_table(tmp_path):
+    """A dry run: PY=echo prints each command instead of running it (the original model is faked)."""
+    (tmp_path / "original").mkdir()
+    (tmp_path / "original" / "metrics.json").write_text("{}")
+    env = {**os.environ, "PY": "echo"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "sweep_es.sh"), "--save_dir", str(tmp_path),
+                           "--methods", "FT NG", "--all_groups", "NG", "-n", "30"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    runs = [line for line in proc.stdout.splitlines() if line.startswith("main_forget.py")]
+    count = {m: sum(f"--unlearn {m} " in r for r in runs) for m in ("original", "FT", "NG")}
+    assert count == {"original": 15 * 5, "FT": 3 * 5, "NG": 15 * 5}  # all 15 groups for NG and original
+    assert all("--num_indexes_to_replace 30" in r for r in runs)
+    assert f"-m memorization es --dataset digits --save_dir {tmp_path} --num_indexes_to_replace 30" in proc.stdout
+    es_table = next(line for line in proc.stdout.splitlines() if line.startswith("scripts/es_table.py"))
+    assert f"--save_dir {tmp_path}" in es_table and "--all_groups NG" in es_table
