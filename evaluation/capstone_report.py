@@ -7,7 +7,6 @@ over seeds), a ToW / ToW-MIA figure and a t-SNE figure.
 Only that section of the results file is replaced; the rest of the file is kept as it is.
 """
 import math
-import re
 import shutil
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from engine import cli
 from engine.errors import UserError, cli_main
 from engine.io import write_png, write_text
 from . import aggregate
+from .report import replace_section
 
 SECTION = "## Capstone experiment"
 ADDONS = [("none", "none"), ("simple", "none"), ("contrastive", "none"), ("none", "simple"),
@@ -145,16 +145,6 @@ def tsne_figures(runs, folder):
     return out
 
 
-def replace_section(text, section):
-    """`text` with its capstone section replaced (or appended); other sections untouched."""
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        return pattern.sub(lambda _: section, text, count=1)
-    if not text.strip():
-        text = "# Results\n\nTables generated from measured runs; every number below comes from a metrics.json.\n"
-    return text.rstrip("\n") + "\n\n" + section
-
-
 def render(runs, save_dir, results_path, command, seconds):
     rows = summarise(runs)
     kinds = [k for k in ("random", "class") if any(r[0] == k for r in rows)]
@@ -183,7 +173,7 @@ def render(runs, save_dir, results_path, command, seconds):
                   f"({m['forget_set']['name']}, add-on {ADDON_LABEL.get(addon_of(m), '?')}, seed {m['seed']}):",
                   "", f"![t-SNE]({'figures/' + name})", ""]
     text = results_path.read_text() if results_path.exists() else ""
-    write_text(results_path, replace_section(text, "\n".join(parts) + "\n"))
+    write_text(results_path, replace_section(text, SECTION, "\n".join(parts) + "\n"))
     return rows
 
 

@@ -179,3 +179,15 @@ def run(args, table):
     print(f"{matched}, {len(rows)} group{'s' * (len(rows) != 1)} -> " + ", ".join(map(str, written))
           + (f"; removed the stale {', '.join(map(str, removed))}" if removed else ""))
     return rows
+
+
+def replace_section(text, heading, section):
+    """`text` (a results file) with the section under `heading` (a `## ` line, up to the next one)
+    replaced by `section`, or `section` appended; the other sections stay as they were, so each
+    experiment's script rewrites only its own."""
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        return pattern.sub(lambda _: section, text, count=1)
+    if not text.strip():
+        text = "# Results\n\nTables generated from measured runs; every number below comes from a metrics.json.\n"
+    return text.rstrip("\n") + "\n\n" + section
