@@ -175,14 +175,18 @@ def row_of(rows, method, part):
     return next((r for r in rows if r["method"] == method and r["group"].startswith(part)), None)
 
 
+def cell(row, column, digits):
+    """Mean ± 95% t-interval of a summary row's `column`, marked when the row had no effect."""
+    return "—" if row is None or row[column] is None else \
+        aggregate.marked(aggregate.fmt(row[column], row[f"{column}_ci"], digits), row["no_effect"])
+
+
 def tow_cell(row):
-    return "—" if row is None or row["tow"] is None else \
-        aggregate.marked(aggregate.fmt(row["tow"], row["tow_ci"], 3), row["no_effect"])
+    return cell(row, "tow", 3)
 
 
-def forget_cell(row):
-    return "—" if row is None or row["forget"] is None else \
-        aggregate.marked(aggregate.fmt(row["forget"], row["forget_ci"], 1), row["no_effect"])
+def forget_cell(row):  # accuracy in %
+    return cell(row, "forget", 1)
 
 
 def score_lines(score, rows, gains, spearman, costs, heldout_states):
