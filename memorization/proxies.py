@@ -187,14 +187,16 @@ def proxy(args):
         if not np.array_equal(np.sort(index), np.sort(data.train.idx.numpy())):
             raise UserError(f"learning events {path} are not over the training set of this split; "
                             "rerun main_train.py for this --save_dir")
-        score, info = event_proxy(events, args.kind), {"source": str(path),
+        # the events come from the original's own training forward passes (no extra pass), so
+        # wall_time_s, their average, is the whole cost beyond training the original
+        score, info = event_proxy(events, args.kind), {"source": str(path), "wall_time_scope": "events",
                                                        "epochs": int(events["confidence"].shape[0])}
     else:
         model, _ = load_original(args, data, device)
         index = data.train.idx.numpy()
         try:
             score, info = MODEL_PROXIES[args.kind](model, data, args)
-            info["weights"] = "final weights of the original model"
+            info.update(weights="final weights of the original model", wall_time_scope="weights")
         except Diverged as e:
             raise UserError(f"{args.kind}: {e}; lower --ft_lr")
     record = run_record(args, data.split, kind=args.kind, device=str(device), **info,

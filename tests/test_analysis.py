@@ -416,3 +416,86 @@ def test_spearman_interval_is_fisher_z_with_the_bonett_wright_error():
     assert (low, high) == pytest.approx((np.tanh(np.arctanh(rho) - half), np.tanh(np.arctanh(rho) + half)))
     assert aggregate.spearman_interval(xs, [0.5] * 7) == (None, None, None)  # flat ToW: no correlation
     assert aggregate.spearman_interval(xs[:3], ys[:3])[1:] == (None, None)
+
+
+# per score: (wall_time_s, wall_time_scope, raw Spearman with heldout, sign, RUM^F − Vanilla per seed 1..3)
+PROXY_SCORES = {"heldout": (100.0, None, None, 1, (0.05, 0.06, 0.05)),
+                "confidence": (0.01, "events", -0.6, -1, (0.05, 0.04, 0.06)),
+                "ho_ret": (20.0, "weights", 0.3, 1, (0.05, -0.05, 0.0))}
+
+
+def fake_proxy_experiment(save):
+    """One data set's folder as scripts/proxy_experiment.sh leaves it: score files with their
+    times, the report's correlations, and per score `original`, Vanilla and RUM^F (NG) on its mix
+    set and `original` / NG on its low, mid, high groups, seeds 1..3 (RUM^F also on seed 4)."""
+    memorization = save / "memorization"
+    (memorization / "report").mkdir(parents=True)
+    (save / "original").mkdir()
+    (save / "original" / "metrics.json").write_text(json.dumps({"wall_time_s": 22.0, "val_history": []}))
+    rows = ["proxy,n,spearman,pearson,memorization_sign"]
+    for score, (seconds, scope, rho, sign, gains) in PROXY_SCORES.items():
+        (memorization / f"{score}.npz").write_bytes(b"")
+        (memorization / f"{score}.json").write_text(json.dumps({"wall_time_s": seconds, "wall_time_scope": scope}))
+        if rho is not None:
+            rows.append(f"{score},100,{rho},{rho},{sign}")
+        mix = {"group": "mix", "proxy": score}
+        for seed, gain in enumerate(gains, 1):
+            vanilla = 0.80 + 0.01 * seed
+            fake_run(save, "original", "memorization", mix, seed, 0.70 + 0.01 * seed, forget=100.0)
+            fake_run(save, "vanilla-NG", "memorization", mix, seed, vanilla, config={"unlearn": "NG"}, variant="vanilla")
+            fake_run(save, "rumf-NG", "memorization", mix, seed, vanilla + gain, config={"unlearn": "NG"}, variant="rumf")
+            for part, forget in (("low", 90.0), ("mid", 70.0), ("high", 40.0)):
+                group = {"group": part, "proxy": score}
+                fake_run(save, "original", "memorization", group, seed, 0.7, forget=100.0 - seed)
+                fake_run(save, "NG", "memorization", group, seed, 0.8, forget=forget + seed)
+        # a seed Vanilla never finished: not part of the paired difference
+        fake_run(save, "rumf-NG", "memorization", mix, 4, 0.2, config={"unlearn": "NG"}, variant="rumf")
+    (memorization / "report" / "correlations.csv").write_text("\n".join(rows) + "\n")
+    return save
+
+
+def test_proxy_table_pairs_seeds_and_says_which_proxy_keeps_rums_gain(tmp_path):
+    proxy_table = load_script("proxy_table")
+    save = fake_proxy_experiment(tmp_path / "runs" / "digits")
+    runs = proxy_table.runs_by_score(save)
+    gain = proxy_table.paired_gain(runs["confidence"], "NG")
+    assert gain["seeds"] == [1, 2, 3] and gain["mean"] == pytest.approx(0.05)
+    results = tmp_path / "results.md"
+    text = proxy_table.write_section(proxy_table.dataset_folders(tmp_path / "runs"), results, "cmd", 60.0)
+    lines = text.splitlines()
+    confidence = lines.index(next(line for line in lines if line.startswith("| confidence |")))
+    # Spearman oriented (sign × raw); cost and its ratio to the heldout estimate's; original first
+    assert lines[confidence].startswith("| confidence | +0.600 | 0.01 \\* | 1.0e-04 | original | 0.720 ± ")
+    # RUM^F's own cell has all four seeds; its difference from Vanilla only the three both ran
+    assert lines[confidence + 1] == ("|  |  |  |  | NG | 0.703 ± 0.534 | 0.820 ± 0.025 | +0.050 ± 0.025 (3 seeds) | "
+                                     "92.0 ± 2.5 | 72.0 ± 2.5 | 42.0 ± 2.5 | keeps RUM's gain |")
+    assert "the reference: RUM^F beats Vanilla |" in text and "| loses it (no gain established) |" in text
+    assert "Yes, kept by confidence (cost 1.0e-04× the heldout estimate's); ho_ret loses it" in text
+    assert "\\* confidence: the time to average the learning events" in text and "(22 s)" in text
+    assert text.count(aggregate.NO_EFFECT_NOTE) == 1 and "wall time 60 s" in text
+    assert (tmp_path / "figures" / "proxy_digits.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("low, high, expected", [(0.01, 0.09, "gain"), (-0.02, 0.04, "none"),
+                                                 (-0.09, -0.01, "loss"), (None, None, None)])
+def test_proxy_gain_is_judged_by_its_paired_interval(low, high, expected):
+    proxy_table = load_script("proxy_table")
+    state = proxy_table.gain_state({"mean": 0.05, "low": low, "high": high, "seeds": [1]})
+    assert state == expected
+    assert proxy_table.verdict("curvature", state, "gain") == \
+        {"gain": "keeps RUM's gain", "none": "loses it (no gain established)",
+         "loss": "reverses it (RUM^F below Vanilla)", None: proxy_table.UNDECIDED}[expected]
+
+
+def test_proxy_section_replaces_only_its_own(tmp_path, capsys):
+    proxy_table = load_script("proxy_table")
+    save = fake_proxy_experiment(tmp_path / "digits")
+    results = save / "results.md"
+    results.write_text("# Results\n\n## RUM experiment\n\nkept\n\n## Proxy experiment\n\nstale\n\n## Later\n\nalso kept\n")
+    for _ in range(2):  # again over its own output: still one section
+        proxy_table.main(["--save_dir", str(save)])
+    text = results.read_text()
+    assert "stale" not in text and text.count("## Proxy experiment") == 1 and text.count("### digits") == 1
+    assert text.index("kept") < text.index("## Proxy experiment") < text.index("## Later\n\nalso kept")
+    assert f"Command: `scripts/proxy_table.py --save_dir {save}`" in text
+    assert capsys.readouterr().out.rstrip().endswith(f"-> {results}")

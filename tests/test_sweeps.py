@@ -77,3 +77,25 @@ def test_es_sweep_runs_five_seeds_all_groups_for_one_method_then_es_and_its_tabl
     assert f"-m memorization es --dataset digits --save_dir {tmp_path} --num_indexes_to_replace 30" in proc.stdout
     es_table = next(line for line in proc.stdout.splitlines() if line.startswith("scripts/es_table.py"))
     assert f"--save_dir {tmp_path}" in es_table and "--all_groups NG" in es_table
+
+def test_proxy_experiment_runs_each_stage_through_the_sweeps(tmp_path):
+    """A dry run (PY=echo prints every command instead of running it): one stage line each, every
+    score's files, groups and Vanilla / RUM^F runs through sweep_mem.sh and sweep_rum.sh, nothing else."""
+    env = {**os.environ, "PY": "echo"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "proxy_experiment.sh"), "--dataset", "digits",
+                           "--seeds", "1 2", "--root", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    stages = [line for line in proc.stdout.splitlines() if line.startswith("[stage ")]
+    assert [s.split("]")[0] for s in stages] == [f"[stage {k} of 23" for k in range(1, 24)]
+    assert stages[-1] == "[stage 23 of 23] digits: curvature: Vanilla and RUM^F of NG on a mix of 90"
+    assert "-m memorization estimate" in proc.stdout and "-m memorization proxy --kind bi_acc" in proc.stdout
+    log = (tmp_path / "proxy_experiment.log").read_text()
+    assert "-m memorization report" in log
+    for score in ("heldout", "confidence", "max_conf", "entropy", "bi_acc", "ho_ret", "curvature"):
+        for seed in (1, 2):
+            assert f"--variant rumf --unlearn NG --mem mix --mem_proxy {score} --num_indexes_to_replace 90 --seed {seed}" in log
+            assert f"--unlearn original --mem mix --mem_proxy {score} --num_indexes_to_replace 90 --seed {seed}" in log
+            assert f"--unlearn NG --mem high --mem_proxy {score} --num_indexes_to_replace 30 --seed {seed}" in log
+    assert "--variant shuffle" not in log and "--variant rum " not in log
+    assert f'scripts/proxy_table.py --save_dir {tmp_path} --command scripts/proxy_experiment.sh --dataset digits ' \
+           f'--seeds "1 2" --root {tmp_path} --seconds' in proc.stdout
