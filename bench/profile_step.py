@@ -10,70 +10,28 @@ and a 3x3 convolution). --compare also times the candidate changes side by side 
 side_by_side: round-robin, medians) and prints after/before time ratios (below 1: faster)."""
 import argparse
 import json
-import math
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
-from torch.utils.flop_counter import FlopCounterMode
 
-import models
-from engine import recipe
-from engine.device import prepare_model
-from engine.train import Trainer
-from memorization.stack import make_stack
+from . import hardware
 from .common import machine, side_by_side
 
-# name: (arch, input shape, batch, models in the stack or None, recipe)
-CONFIGS = {"cnn": ("cnn", (1, 8, 8), 128, None, "default"),
-           "stack": ("cnn", (1, 8, 8), 32, 16, "default"),
-           "fastnet": ("fastnet", (3, 32, 32), 64, None, "fast")}
+# name: (arch, input shape, batch, recipe, models in the stack or None)
+CONFIGS = {"cnn": ("cnn", (1, 8, 8), 128, "default", None),
+           "stack": ("cnn", (1, 8, 8), 32, "default", 16),
+           "fastnet": ("fastnet", (3, 32, 32), 64, "fast", None)}
 
 
-def make_step(name, channels_last=True, optimizer=None):
-    """A closure running one training step of configuration `name`, as the toolkit runs it.
-    channels_last=False skips prepare_model's CPU memory-format switch; `optimizer` (SGD keyword
-    arguments such as {"foreach": True}) replaces the Trainer's optimizer with one so built."""
-    arch, shape, batch, stacked, recipe_name = CONFIGS[name] if isinstance(name, str) else name
-    c = shape[0]
-    build = lambda: models.build_model(arch, 10, shape, (0.5,) * c, (0.25,) * c)
-    torch.manual_seed(0)
-    if stacked:
-        net = make_stack([build() for _ in range(stacked)], torch.rand(4, *shape), "wide")
-        x, y = torch.rand(stacked, batch, *shape), torch.randint(0, 10, (stacked, batch))
-    else:
-        net = build()
-        x, y = torch.rand(batch, *shape), torch.randint(0, 10, (batch,))
-    net = prepare_model(net, torch.device("cpu")) if channels_last else net
-    flags = recipe.resolve(recipe.OptimFlags(epochs=10, lr=0.1, recipe=recipe_name))
-    h = Trainer(net, **recipe.trainer_kwargs(flags, 100), progress=False)
-    if optimizer is not None:
-        group = h.optimizer.param_groups[0]
-        h.optimizer = torch.optim.SGD(group["params"], lr=group["lr"], momentum=group["momentum"],
-                                      weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                                      **optimizer)
-    net.train()
-
-    def step():
-        logits = net(x)
-        if stacked:  # as memorization.heldout.train_group: sum of each model's mean loss
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / batch
-        else:
-            loss = recipe.loss(logits, y, flags)
-        h.step(loss)
-
-    return step
+def make_step(name, batch_scale=1, **changes):
+    """hardware.make_step of configuration `name`, its batch times `batch_scale`, with `changes`."""
+    arch, shape, batch, recipe_name, stack = CONFIGS[name]
+    return hardware.make_step(arch, shape, batch * batch_scale, recipe_name, stack, **changes)
 
 
 def flops_of(name):
-    """FLOPs of one step (forward + backward). A stack computes what its models would apart, so
-    it counts as M times one model at the same batch: FlopCounterMode overcounts the weight
-    gradient of a grouped convolution by the number of groups (it treats it as ungrouped)."""
-    arch, shape, batch, stacked, recipe_name = CONFIGS[name]
-    counter = FlopCounterMode(display=False)
-    with counter:
-        make_step((arch, shape, batch, None, recipe_name))()
-    return counter.get_total_flops() * (stacked or 1)
+    return hardware.step_flops(*CONFIGS[name])
 
 
 def top_ops(step, top, steps=5):
@@ -107,22 +65,32 @@ def fraction(names, repeats):
     return out | {k + "_gflop_per_s": round(rate[k] / 1e9, 1) for k in kernels}
 
 
-# candidate changes: {label: (before kwargs, after kwargs)} of make_step
+# candidate changes: {label: (before kwargs, after kwargs)} of make_step; the ratio is time per
+# example, after / before (the batch candidate does twice the work per step)
 CANDIDATES = {"channels_last (off -> on)": ({"channels_last": False}, {}),
               "SGD foreach (off -> on)": ({"optimizer": {"foreach": False}}, {"optimizer": {"foreach": True}}),
-              "SGD fused (off -> on)": ({"optimizer": {"foreach": False}}, {"optimizer": {"fused": True}})}
+              "SGD fused (off -> on)": ({"optimizer": {"foreach": False}}, {"optimizer": {"fused": True}}),
+              "non-finite loss watch (on -> off)": ({}, {"watch": False}),
+              "batch x2": ({}, {"batch_scale": 2})}
 
 
-def compare(names, repeats, rounds=3):
-    """{model: {candidate: [after/before time ratio per round]}}; each round rebuilds both steps."""
+def compare(names, repeats, rounds=3, only=None):
+    """{model: {candidate: [after/before time-per-example ratio per round]}}; each round rebuilds
+    both steps (warmed up once) and times them side by side."""
     out = {}
     for n in names:
         for label, (before, after) in CANDIDATES.items():
+            if only and not any(o in label for o in only):
+                continue
             ratios = []
             for _ in range(rounds):
-                s = side_by_side({"before": make_step(n, **before), "after": make_step(n, **after)}, repeats)
-                ratios.append(round(s["after"] / s["before"], 3))
+                steps = {"before": make_step(n, **before), "after": make_step(n, **after)}
+                for fn in steps.values():
+                    fn()
+                s = side_by_side(steps, repeats)
+                ratios.append(round(s["after"] / s["before"] / after.get("batch_scale", 1), 3))
             out.setdefault(n, {})[label] = ratios
+            print(n, label, ratios, flush=True)
     return out
 
 
@@ -133,6 +101,9 @@ def main(argv=None):
     p.add_argument("--top", type=int, default=12, help="ops listed per profile (0: no profile)")
     p.add_argument("--repeats", type=int, default=15, help="timed steps per candidate (medians)")
     p.add_argument("--compare", action="store_true", help="time the candidate changes side by side")
+    p.add_argument("--candidates", default=None, help="with --compare: comma-separated parts of candidate labels")
+    p.add_argument("--rounds", type=int, default=3, help="with --compare: rounds per candidate")
+    p.add_argument("--no_fraction", action="store_true", help="skip the fraction of the best kernel")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -142,9 +113,11 @@ def main(argv=None):
         for n in names:
             print(f"\n== {n}: {CONFIGS[n]} (top {a.top} ops by self CPU time, 5 steps)")
             print(top_ops(make_step(n), a.top))
-    print(json.dumps(fraction(names, a.repeats), indent=1))
+    if not a.no_fraction:
+        print(json.dumps(fraction(names, a.repeats), indent=1))
     if a.compare:
-        print(json.dumps(compare(names, a.repeats), indent=1))
+        only = [c.strip() for c in a.candidates.split(",")] if a.candidates else None
+        print(json.dumps(compare(names, a.repeats, a.rounds, only), indent=1))
 
 
 if __name__ == "__main__":
