@@ -288,11 +288,6 @@ def all_scores(in_subset, train_correct, train_phi):
     return {"correctness": correctness, "logit": in_minus_out(in_subset, train_phi)[0]}, (n_in, n_out)
 
 
-def unpack_correct(packed, n):
-    """train_correct [K, N] booleans from heldout.npz's bit-packed `train_correct`."""
-    return np.unpackbits(np.asarray(packed, np.uint8), axis=1, count=n).astype(bool)
-
-
 def influence_scores(in_subset, test_correct, n_in, n_out):
     """infl(i, j) as float32 [N, Nt]; the counts are integers < 2^24, exact in float32."""
     member = np.asarray(in_subset, np.float32)
