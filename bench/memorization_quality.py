@@ -48,7 +48,7 @@ def rum_style(dataset, arch):
     """The original model's architecture and recipe, one model at a time, 0/1 correctness."""
     return estimator_args(dataset=dataset, arch=arch, epochs=OptimFlags.epochs, lr=OptimFlags.lr,
                           batch_size=TrainConfig.batch_size, scheduler=OptimFlags.scheduler,
-                          decreasing_lr=(), sequential=True, score="correctness", seed=SEED)
+                          decreasing_lr=(), path="sequential", score="correctness", seed=SEED)
 
 
 def ours(dataset, arch):
@@ -91,9 +91,9 @@ class Estimator:
         start = sum(len(r["in_subset"]) for r in self.recs)
         ks = list(range(start, min(start + self.group, self.max_models)))
         t0 = time.perf_counter()
+        sequential = self.args.path == "sequential"  # "ours" (path auto) is measured batched
         self.recs.append(run_models(ks, self.data, self.build, self.args, torch.device("cpu"),
-                                    not self.args.sequential, 1 if self.args.sequential else self.group,
-                                    progress=False))
+                                    not sequential, 1 if sequential else self.group, progress=False))
         self.spent += time.perf_counter() - t0  # the quality check below is not the estimator's cost
         models = start + len(ks)
         if models >= 2:
@@ -161,7 +161,7 @@ def run_dataset(dataset, budget_s, max_models, reference_models):
     for name, e in runs.items():
         args, trace = e.args, e.trace
         out[name] = {"arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size,
-                     "score": args.score, "path": "sequential" if args.sequential else "batched",
+                     "score": args.score, "path": "sequential" if args.path == "sequential" else "batched",
                      "seconds_to_target": e.reached, "seconds": round(e.spent, 2), "trace": trace}
         best = f"best {max(q for *_, q in trace):.3f}" if trace else "no score yet"
         print(f"  {dataset} {name}: {args.arch} x {args.epochs} ep, {args.score}: "

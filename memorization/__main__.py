@@ -1,5 +1,6 @@
 """python -m memorization {estimate,merge,proxy,es,report} ... (see --help of each)."""
 import argparse
+import sys
 
 from engine import cli, recipe
 from engine.config import freeze, from_args
@@ -7,6 +8,7 @@ from engine.errors import cli_main
 from workflows import parsers
 from workflows.config import save_dir_of
 from .heldout import DATASET_DEFAULTS, PER_DATASET, EstimateConfig, dataset_defaults
+from .path_choice import PATHS
 
 PROG = "python -m memorization"
 
@@ -57,8 +59,13 @@ def add_estimate(sub):
     g.add_argument("--subset_ratio", type=float, default=0.7, help="fraction of D each model trains on")
     g.add_argument("--influence", action="store_true", help="also estimate infl(i, j) on the test split")
     add_score_flag(g, EstimateConfig.score)
-    g.add_argument("--sequential", action="store_true",
-                   help="train one model at a time (automatic for resnet18/resnet50/vgg16_bn)")
+    g.add_argument("--path", choices=PATHS, default="auto",
+                   help="train the models as stacks of --models_per_batch (batched) or one at a time "
+                        "(sequential; always for resnet18/resnet50/vgg16_bn); auto: whichever a short "
+                        "timed calibration finds faster here (cached in <save_dir>/memorization/"
+                        "path_calibration.json)")
+    g.add_argument("--sequential", dest="path", action="store_const", const="sequential",
+                   help="the same as --path sequential")
     g.add_argument("--models_per_batch", type=int, default=16,
                    help="models trained at once on one device by the batched path")
     g.add_argument("--stack", choices=("auto", "wide", "vmap"), default="auto",
@@ -69,6 +76,9 @@ def add_estimate(sub):
                         "SLURM_ARRAY_TASK_ID or torchrun's RANK, else unsharded)")
     g.add_argument("--num_shards", type=int, default=None,
                    help="number of shards (default: SLURM_ARRAY_TASK_COUNT or WORLD_SIZE)")
+    g.add_argument("--jobs", type=cli.positive_int, default=1,
+                   help="run the estimate as this many shard processes on this machine (one OpenMP "
+                        "thread each unless --threads), then merge; a rerun resumes them")
     p.set_defaults(run=run_estimate, config=estimate_config)
 
 
@@ -134,9 +144,13 @@ def build_parser():
     return p
 
 
-def run_estimate(args):
+def run_estimate(args, argv):
+    """argv: this command's own flags, which `--jobs` gives each of its shard processes."""
     from .heldout import estimate, tied_fraction
-    out = estimate(args)
+    from .jobs import run_jobs
+    out = run_jobs(args, argv) if args.jobs > 1 else estimate(args)
+    for shard in out.get("complete_before", []):
+        print(f"shard {shard} of {args.jobs} was already complete (skipped)")
     if out["skipped"]:
         print(f"shard {out['shard']} of {out['num_shards']} already complete: {out['path']} (skipped)")
     elif "shard" in out:
@@ -145,7 +159,8 @@ def run_estimate(args):
               f"{PROG} merge --save_dir {args.save_dir}")
     else:
         s = out["score"]
-        print(f"heldout memorization ({args.score}) from {out['models']} models in {out['wall_time_s']:.1f}s: "
+        jobs = f" ({args.jobs} processes)" if args.jobs > 1 else ""
+        print(f"heldout memorization ({args.score}) from {out['models']} models in {out['wall_time_s']:.1f}s{jobs}: "
               f"mean {float(s[s == s].mean()):.3f}, {100 * tied_fraction(s):.0f}% tied at one value "
               f"-> {out['path']}")
     return 0
@@ -201,8 +216,11 @@ def run_report(args):
 
 @cli_main
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
-    return args.run(args.config(args))
+    config = args.config(args)
+    # `estimate --jobs` starts this command again, with the same flags, once per shard
+    return run_estimate(config, argv) if args.run is run_estimate else args.run(config)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,16 @@ Two ways to train the models, the same algorithm (same subsets, initial weights,
 optimizer and schedule per model; only floating-point summation order differs):
 - batched: groups of --models_per_batch models as one stacked module (memorization/stack.py:
   side by side along channels, or vmap over stacked weights);
-- sequential: one plain model at a time (--sequential; automatic for the large architectures).
-Both are driven by `engine.train.Trainer`.
+- sequential: one plain model at a time (--path sequential; always for the large architectures).
+Both are driven by `engine.train.Trainer`; --path auto (the default) takes whichever a short timed
+calibration on this machine finds faster (memorization/path_choice.py).
 
 Sharding: shard i of n trains the models k = i (mod n) and saves their raw per-model records
 (subset membership and correctness, as booleans) to shards/heldout_<i>of<n>.npz; `merge` stacks
 all shards and applies the formula above once. Because model k depends on (seed, k) only and a
-batched group is always padded to the same size, merging gives exactly the unsharded result.
+batched group is always padded to the same size, merging gives exactly the unsharded result. A sharded run keeps a small progress file next to its
+partial file (memorization/progress_file.py); `--jobs N` runs the N shards as local processes and
+merges them (memorization/jobs.py).
 """
 import hashlib
 import json
@@ -31,6 +34,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -53,12 +57,12 @@ from engine.progress import progress as progress_bar
 from engine.train import Trainer
 from evaluation.attacks import logit_confidence
 from .common import check_positive, load_data, out_dir, write_scores
+from .path_choice import SEQUENTIAL_ARCHS, choose_path
+from .progress_file import ShardProgress
 from .seeds import (check_subset_ratio, draw_subset, init_model, order_generator, resolve_shard,
                     shard_models)
 from .stack import make_stack
 
-# Too large to vmap many copies on one device: trained one at a time.
-SEQUENTIAL_ARCHS = ("resnet18", "resnet50", "vgg16_bn")
 SCORES = ("logit", "correctness")  # --score; the first is the default
 SHARD_NAME = re.compile(r"^heldout_(\d+)of(\d+)\.npz$")
 
@@ -67,15 +71,15 @@ def shard_path(save_dir, shard, num_shards):
     return out_dir(save_dir) / "shards" / f"heldout_{shard}of{num_shards}.npz"
 
 
+def progress_path(shard_file):
+    return shard_file.with_suffix(".progress.json")
+
+
 def original_arch(save_dir):
     path = Path(save_dir) / "original" / "model.json"
     if not path.is_file():
         return None
     return (read_json(path, "original model description").get("build") or {}).get("arch")
-
-
-def use_batched(arch, sequential):
-    return not sequential and arch not in SEQUENTIAL_ARCHS
 
 
 def settings(args, data, arch, batched):
@@ -113,7 +117,8 @@ class EstimateConfig(DataFlags, RunFlags, OptimFlags):
     subset_ratio: float = 0.7
     influence: bool = False
     score: str = "logit"
-    sequential: bool = False
+    path: str = "auto"
+    jobs: int = 1
     models_per_batch: int = 16
     stack: str = "auto"
     shard: int | None = None
@@ -147,12 +152,14 @@ def estimator_args(**overrides):
 
 # ---- training --------------------------------------------------------------------------------
 
-def train_group(ks, subsets, data, build, args, device, batched, group_size):
+def train_group(ks, subsets, data, build, args, device, batched, group_size, on_epoch=None):
     """Train the models `ks` (a stack padded to group_size, or one plain model); returns the net.
+    on_epoch(n) is called after each epoch with the number of models trained (len(ks)).
 
     Padding repeats model ks[0]; the copies are discarded. It keeps every stacked computation
     the same shape in every run, so model k's weights do not depend on its companions.
     """
+    n_models = len(ks)
     ks = list(ks) + [ks[0]] * (group_size - len(ks)) if batched else list(ks)
     nets = [init_model(lambda: models.build_model(**build), args.seed, k).to(device) for k in ks]
     x_all, y_all = data.train.x, data.train.y
@@ -173,6 +180,8 @@ def train_group(ks, subsets, data, build, args, device, batched, group_size):
     batch = min(args.batch_size, n_sub)
     h = Trainer(net, **recipe.trainer_kwargs(args, math.ceil(n_sub / batch)),
                  desc=f"model {ks[0]}" if len(set(ks)) == 1 else f"models {ks[0]}..{max(ks)}")
+    if on_epoch is not None:
+        h.on_epoch_end.append(lambda epoch: on_epoch(n_models))
     net.train()
     try:
         for epoch in h.epochs():
@@ -230,9 +239,11 @@ def resume_records(rec, ks, checkpoint, fp):
     return done
 
 
-def run_models(ks, data, build, args, device, batched, group_size, progress=True, checkpoint=None, fp=None):
+def run_models(ks, data, build, args, device, batched, group_size, progress=True, checkpoint=None, fp=None,
+               advance=None):
     """Raw per-model records for the models ks: in_subset [K,N], train_correct [K,N],
-    test_correct [K,Nt] (all bool), in the order of ks."""
+    test_correct [K,Nt] (all bool), in the order of ks. advance(n) hears of every n model-epochs
+    done (a resumed model counts all its epochs)."""
     n = len(data.train)
     subsets = {k: draw_subset(n, args.subset_ratio, args.seed, k) for k in ks}
     rec = {"in_subset": np.zeros((len(ks), n), dtype=bool),
@@ -244,9 +255,11 @@ def run_models(ks, data, build, args, device, batched, group_size, progress=True
     bar = progress_bar(len(ks), "heldout models", "models", progress)
     done = resume_records(rec, ks, checkpoint, fp)  # a time-out or kill costs one group at most
     bar.update(done)
+    if advance is not None:
+        advance(done * args.epochs)
     for start in range(done, len(ks), step):
         group = ks[start:start + step]
-        net = train_group(group, subsets, data, build, args, device, batched, group_size)
+        net = train_group(group, subsets, data, build, args, device, batched, group_size, advance)
         rows = slice(start, start + len(group))
         for r, k in zip(range(start, start + len(group)), group):
             rec["in_subset"][r, subsets[k]] = True
@@ -344,13 +357,28 @@ def check_estimate_args(args):
         raise UserError(f"--subset_ratio must be in (0, 1), got {args.subset_ratio}")
 
 
-def estimate(args, progress=True):
-    """The `estimate` command: unsharded -> heldout.npz; sharded -> shards/heldout_<i>of<n>.npz."""
-    check_estimate_args(args)
-    shard, num_shards, source = resolve_shard(args.shard, args.num_shards)
-    if num_shards > args.num_models:
-        raise UserError(f"{num_shards} shards for {args.num_models} models leaves some shard empty; "
+def check_shard_count(num_shards, num_models):
+    if num_shards > num_models:
+        raise UserError(f"{num_shards} shards for {num_models} models leaves some shard empty; "
                         "use fewer shards or more --num_models")
+
+
+class Plan(NamedTuple):
+    """What an estimate trains, resolved once (by the run, or by `estimate --jobs` for its shards)."""
+    device: torch.device
+    data: object
+    arch: str
+    build: dict
+    path_choice: dict  # memorization.path_choice.choose_path's record
+    setting: dict
+    fp: str
+
+    @property
+    def batched(self):
+        return self.path_choice["path"] == "batched"
+
+
+def plan_estimate(args, shard=0, source=None):
     device, data = load_data(args)
     if source == "RANK/WORLD_SIZE" and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", shard)) % torch.cuda.device_count())
@@ -359,35 +387,53 @@ def estimate(args, progress=True):
     # a separate ImageNet-stem ResNet-18, so its scores described another model)
     arch = models.check_arch(args.arch or original_arch(args.save_dir) or data.bundle.default_arch)
     check_subset_ratio(len(data.train), args.subset_ratio)
-    batched = use_batched(arch, args.sequential)
-    setting = settings(args, data, arch, batched)
-    fp = fingerprint(setting)
-    target = shard_path(args.save_dir, shard, num_shards) if num_shards > 1 else None
-    if target is not None and target.is_file():
-        try:
-            done = read_npz(target, "shard file")
-        except UserError:
-            done = None  # unreadable: recompute it
-        if done is not None and str(done.get("fingerprint")) == fp:
-            return {"skipped": True, "path": target, "shard": shard, "num_shards": num_shards}
-        if done is not None:
-            raise UserError(f"shard file {target} was made with other settings; delete it, or rerun "
-                            "with the flags it was made with (see its settings)")
-    ks = shard_models(args.num_models, shard, num_shards)
     build = build_args(arch, data)
+    choice = choose_path(args, data, arch, device, build, train_group)
+    setting = settings(args, data, arch, choice["path"] == "batched")
+    return Plan(device, data, arch, build, choice, setting, fingerprint(setting))
+
+
+def shard_complete(target, fp):
+    """Is the shard file `target` complete, and of these settings? (of other settings: an error)"""
+    if not target.is_file():
+        return False
+    try:
+        done = read_npz(target, "shard file")
+    except UserError:
+        return False  # unreadable: recompute it
+    if str(done.get("fingerprint")) == fp:
+        return True
+    raise UserError(f"shard file {target} was made with other settings; delete it, or rerun "
+                    "with the flags it was made with (see its settings)")
+
+
+def estimate(args, progress=True):
+    """The `estimate` command: unsharded -> heldout.npz; sharded -> shards/heldout_<i>of<n>.npz."""
+    check_estimate_args(args)
+    shard, num_shards, source = resolve_shard(args.shard, args.num_shards)
+    check_shard_count(num_shards, args.num_models)
+    plan = plan_estimate(args, shard, source)
+    data, fp = plan.data, plan.fp
+    target = shard_path(args.save_dir, shard, num_shards) if num_shards > 1 else None
+    if target is not None and shard_complete(target, fp):
+        return {"skipped": True, "path": target, "shard": shard, "num_shards": num_shards}
+    ks = shard_models(args.num_models, shard, num_shards)
     start = time.perf_counter()
     partial = (target or out_dir(args.save_dir) / "heldout.npz").with_suffix(".partial.npz")
-    rec = run_models(ks, data, build, args, device, batched, setting["models_per_batch"], progress,
-                     checkpoint=partial, fp=fp)
+    tracker = None if target is None else ShardProgress(progress_path(target), len(ks) * args.epochs)
+    rec = run_models(ks, data, plan.build, args, plan.device, plan.batched, plan.setting["models_per_batch"],
+                     progress, checkpoint=partial, fp=fp, advance=None if tracker is None else tracker.advance)
     wall = time.perf_counter() - start
-    record = run_record(args, data.split, arch=arch, device=str(device), settings=setting,
-                        fingerprint=fp, shard={"shard": shard, "num_shards": num_shards, "source": source},
+    record = run_record(args, data.split, arch=plan.arch, device=str(plan.device), settings=plan.setting,
+                        fingerprint=fp, path_choice=plan.path_choice,
+                        shard={"shard": shard, "num_shards": num_shards, "source": source},
                         wall_time_s=wall, models_per_second=len(ks) / wall if wall > 0 else None)
     if target is not None:
         write_npz(target, model_ids=np.asarray(ks, dtype=np.int64), index=data.train.idx.numpy(),
                   test_index=data.test.idx.numpy(), fingerprint=np.array(fp),
                   record=np.array(json.dumps(record, default=str)), **rec)
         partial.unlink(missing_ok=True)
+        tracker.close()
         return {"skipped": False, "path": target, "shard": shard, "num_shards": num_shards,
                 "models": len(ks), "wall_time_s": wall}
     path, mem = write_estimate(args.save_dir, data.train.idx.numpy(), data.test.idx.numpy(), rec,
@@ -411,8 +457,9 @@ def find_num_shards(save_dir):
     return counts[0]
 
 
-def merge(save_dir, num_shards=None, influence=False, score=None):
-    """Combine all shard files into heldout.npz; refuses an incomplete or mixed set of shards."""
+def merge(save_dir, num_shards=None, influence=False, score=None, extra_record=None):
+    """Combine all shard files into heldout.npz; refuses an incomplete or mixed set of shards.
+    extra_record: more entries for heldout.json (what `estimate --jobs` knows about the run)."""
     if num_shards is None:
         num_shards = find_num_shards(save_dir)
     check_positive(num_shards, "--num_shards", integer=True)
@@ -445,7 +492,8 @@ def merge(save_dir, num_shards=None, influence=False, score=None):
                                                                       "test_correct", "train_phi", "test_phi")}
     record = {**records[0], "shard": None, "wall_time_s": sum(r["wall_time_s"] for r in records),
               "merged_shards": [{"file": p.name, "wall_time_s": r["wall_time_s"], "device": r["device"],
-                                 "created": r["created"]} for p, r in zip(paths, records)]}
+                                 "created": r["created"]} for p, r in zip(paths, records)],
+              **(extra_record or {})}
     want_influence = influence or bool(records[0]["config"].get("influence"))
     path, mem = write_estimate(save_dir, shards[0]["index"], shards[0]["test_index"], rec, record,
                                want_influence, score or records[0]["config"].get("score", "correctness"))

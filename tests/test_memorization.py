@@ -2,8 +2,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -14,8 +16,8 @@ from sklearn.metrics import roc_auc_score
 import datasets
 import main_train
 import models
-from conftest import ROOT
-from memorization import heldout
+from conftest import ROOT, run_main
+from memorization import heldout, jobs, path_choice
 from memorization.__main__ import main as memorization_main
 from evaluation.accuracy import embeddings
 from memorization.entanglement import distance_groups, entanglement_score, entanglement_terms
@@ -71,7 +73,7 @@ def test_heldout_finds_planted_examples_batched_and_sequential(synth, tmp_path):
     config = [*SYNTH, "--num_models", "16", "--epochs", "10", "--save_dir", save]  # else defaults
     scores = {}
     for path in ("batched", "sequential"):
-        assert mem("estimate", *config, *(["--sequential"] if path == "sequential" else [])) == 0
+        assert mem("estimate", *config, *(["--sequential"] if path == "sequential" else ["--path", "batched"])) == 0
         out = load(save / "memorization" / "heldout.npz")
         scores[path] = out
         record = json.loads((save / "memorization" / "heldout.json").read_text())
@@ -185,6 +187,76 @@ def test_incomplete_or_killed_shards_are_never_taken_as_complete(synth, tmp_path
         mem("estimate", *SYNTH, *TINY, "--shard", 1, "--num_shards", 2, "--save_dir", run)
     assert e.value.code == 130
     assert sorted(p.name for p in shards.iterdir() if p.suffix == ".npz") == ["heldout_0of2.npz"]
+
+
+@pytest.mark.slow
+def test_estimate_jobs_equals_one_process_and_resumes(synth, tmp_path):
+    """--jobs 2 after a kill that left shard 0 complete: only shard 1 is started (a real process),
+    and the merged estimate is the one-process one, bit for bit."""
+    save, _ = synth
+    flags = ["estimate", *SYNTH, *TINY, "--path", "batched"]
+    one, two = (split_only(save, tmp_path / name) for name in ("one", "two"))
+    assert mem(*flags, "--save_dir", one) == 0
+    assert mem(*flags, "--shard", 0, "--num_shards", 2, "--save_dir", two) == 0
+    proc = run_main("memorization", *flags, "--jobs", 2, "--save_dir", two)
+    assert proc.returncode == 0, proc.stderr
+    assert "shard 0 of 2 was already complete" in proc.stdout and "shard 1 of 2" not in proc.stdout
+    whole, merged = (load(r / "memorization" / "heldout.npz") for r in (one, two))
+    assert set(merged) == set(whole)
+    for key in whole:
+        assert np.array_equal(merged[key], whole[key], equal_nan=key != "index"), key
+    record = json.loads((two / "memorization" / "heldout.json").read_text())
+    assert record["jobs"]["processes"] == 2 and record["path_choice"] == {"path": "batched", "chosen_by": "--path"}
+    assert sorted(p.name for p in (two / "memorization" / "shards").iterdir()) == ["heldout_0of2.npz",
+                                                                                   "heldout_1of2.npz"]
+
+
+def test_a_failing_shard_stops_the_others(synth, tmp_path, monkeypatch, capsys):
+    save, _ = synth
+    run = split_only(save, tmp_path / "run")
+    started = []
+
+    class Recorded(jobs.ShardProcess):
+        def __init__(self, *args):
+            super().__init__(*args)
+            started.append(self)
+
+    def command(argv, args, path, shard):  # shard 0 would run for a minute; shard 1 fails at once
+        code = "import time; time.sleep(60)" if shard == 0 else "raise SystemExit('memorization: error: disk full')"
+        return [sys.executable, "-c", code]
+
+    monkeypatch.setattr(jobs, "ShardProcess", Recorded)
+    monkeypatch.setattr(jobs, "shard_command", command)
+    start = time.monotonic()
+    err = fails(capsys, "estimate", *SYNTH, *TINY, "--path", "batched", "--jobs", 2, "--save_dir", run)
+    assert err == "memorization: error: shard 1 of 2 failed: disk full"
+    assert [s.proc.returncode for s in started] == [-signal.SIGTERM, 1] and time.monotonic() - start < 30
+    assert "not both" in fails(capsys, "estimate", *SYNTH, "--jobs", 2, "--shard", 0, "--num_shards", 2,
+                               "--save_dir", run)
+
+
+def test_path_auto_takes_the_faster_path_and_caches_it(synth, tmp_path, monkeypatch):
+    save, _ = synth
+    run = split_only(save, tmp_path / "run")
+    record = lambda: json.loads((run / "memorization" / "heldout.json").read_text())
+    for faster, per_batch in (("sequential", 4), ("batched", 3)):  # another group size: another cache entry
+        timings = {"batched": 2.0, "sequential": 1.0} if faster == "sequential" else {"batched": 1.0, "sequential": 2.0}
+        monkeypatch.setattr(path_choice, "calibrate", lambda *a: timings)
+        flags = ["estimate", *SYNTH, *TINY, "--models_per_batch", per_batch, "--save_dir", run]
+        assert mem(*flags) == 0
+        choice = record()["path_choice"]
+        assert choice["path"] == record()["settings"]["path"] == faster and choice["chosen_by"] == "calibration"
+        assert choice["seconds_per_model_step"] == timings
+
+        def not_again(*a):
+            raise AssertionError("calibrated again despite the cache")
+
+        monkeypatch.setattr(path_choice, "calibrate", not_again)
+        assert mem(*flags) == 0
+        assert record()["path_choice"]["chosen_by"] == "calibration cache" and record()["settings"]["path"] == faster
+    assert len(json.loads((run / "memorization" / "path_calibration.json").read_text())) == 2
+    args = heldout.estimator_args(save_dir=str(run))
+    assert path_choice.choose_path(args, None, "resnet18", None, None, not_again)["path"] == "sequential"
 
 
 def test_batched_stacks_train_like_separate_models_including_batchnorm(synth):
@@ -428,7 +500,7 @@ def test_module_entry_point_errors_without_traceback(tmp_path):
 def test_an_interrupted_estimate_resumes_from_its_finished_models(trained_digits, tmp_path, monkeypatch):
     """A time-out after the first group of models: the rerun trains only the rest, and the scores
     equal those of an uninterrupted run bit for bit."""
-    flags = ["--num_models", "4", "--models_per_batch", "2", "--epochs", "1", "--arch", "tinymlp"]
+    flags = ["--num_models", "4", "--models_per_batch", "2", "--epochs", "1", "--arch", "tinymlp", "--path", "batched"]
     runs = {}
     for name in ("whole", "killed"):
         runs[name] = tmp_path / name
