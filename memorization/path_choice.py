@@ -4,8 +4,7 @@ Which path wins depends on the architecture, the batch size, the group size and 
 stack of small MLPs trains several times faster than one model at a time even on a CPU, while a
 stack of the digits cnn is slower there, its steps being compute-bound already (docs/performance.md).
 So `auto` times both on the run's own data: the same group of --models_per_batch models for a few
-SGD steps, as one stack and one after another (the real training code, after an untimed warm-up
-round), and keeps the faster. The result is cached per machine and setting in
+SGD steps, as one stack and one after another (the real training code), and keeps the faster. The result is cached per machine and setting in
 <save_dir>/memorization/path_calibration.json, so a rerun or a resumed run does not measure again.
 """
 import socket
@@ -22,8 +21,9 @@ from .common import out_dir
 # Too large to stack many copies on one device: trained one at a time, without calibration.
 SEQUENTIAL_ARCHS = ("resnet18", "resnet50", "vgg16_bn")
 PATHS = ("auto", "batched", "sequential")
-CALIBRATION_STEPS = 3  # SGD steps per model and path in one round
-ROUNDS = 2  # timed rounds (best of); a busy machine slows single rounds down
+CALIBRATION_STEPS = 3  # SGD steps of the timed epoch, per model and path
+ROUNDS = 2  # timed rounds (best of): a busy machine slows single rounds down
+SEQUENTIAL_MODELS = 2  # models the sequential path's rate is measured on
 CACHE = "path_calibration.json"
 
 
@@ -48,34 +48,44 @@ def read_cache(path):
     return cache if isinstance(cache, dict) else {}
 
 
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def calibrate(args, data, device, build, train):
-    """{path: seconds per model per SGD step} of the batched and the sequential path, best of
-    ROUNDS. train: memorization.heldout.train_group."""
+    """{path: seconds per model per SGD step}: a group of --models_per_batch models trained two
+    short epochs as one stack, and two of them one after another, best of ROUNDS. Only the second epoch is timed: building
+    the models and the first steps (one-off imports, allocator growth) weigh on a few steps as they
+    do not on a whole run. train: memorization.heldout.train_group."""
     group = min(args.models_per_batch, args.num_models)
     batch = min(args.batch_size, len(data.train))
     positions = np.arange(min(len(data.train), CALIBRATION_STEPS * batch))
     steps = -(-len(positions) // batch)
-    short = replace(args, epochs=1, warmup=0)
+    two = replace(args, epochs=2, warmup=0)
     models = list(range(group))
     subsets = {k: positions for k in models}
 
+    def second_epoch(ks, batched):
+        ends = []
+
+        def epoch_end(n_models):
+            synchronize(device)
+            ends.append(time.perf_counter())
+
+        train(ks, subsets, data, build, two, device, batched, group if batched else 1, epoch_end)
+        return ends[1] - ends[0]
+
     def seconds(batched):
-        start = time.perf_counter()
         if batched:
-            train(models, subsets, data, build, short, device, True, group)
-        else:
-            for k in models:
-                train([k], subsets, data, build, short, device, False, 1)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return (time.perf_counter() - start) / (steps * group)
+            return second_epoch(models, True) / (steps * group)
+        # one model's step costs the same however many follow it: two models give the rate
+        return sum(second_epoch([k], False) for k in models[:SEQUENTIAL_MODELS]) / (steps * min(group, SEQUENTIAL_MODELS))
 
     best = {"batched": float("inf"), "sequential": float("inf")}
-    for round_ in range(ROUNDS + 1):
+    for _ in range(ROUNDS):  # interleaved, so a change of the machine's load hits both paths alike
         for path in best:
-            t = seconds(path == "batched")
-            if round_:  # round 0 is the warm-up: first-step imports, allocator growth
-                best[path] = min(best[path], t)
+            best[path] = min(best[path], seconds(path == "batched"))
     return best
 
 
