@@ -235,6 +235,21 @@ def test_a_failing_shard_stops_the_others(synth, tmp_path, monkeypatch, capsys):
                                "--save_dir", run)
 
 
+def test_shard_progress_files_add_up_to_one_bar(tmp_path):
+    from memorization.progress_file import ShardProgress
+    files = [heldout.shard_path(tmp_path, i, 2) for i in range(2)]
+    files[0].parent.mkdir(parents=True)
+    files[0].write_bytes(b"complete")  # a complete shard counts all its model-epochs
+    tracker = ShardProgress(heldout.progress_path(files[1]), 6)
+    tracker.advance(2)
+    tracker.advance(1)  # within a second of the last write: not written yet
+    assert jobs.model_epochs_done(files, [6, 6]) == 6 + 2
+    tracker.advance(3)  # the last one is always written
+    assert jobs.model_epochs_done(files, [6, 6]) == 6 + 6
+    tracker.close()
+    assert jobs.model_epochs_done(files, [6, 6]) == 6
+
+
 def test_path_auto_takes_the_faster_path_and_caches_it(synth, tmp_path, monkeypatch):
     save, _ = synth
     run = split_only(save, tmp_path / "run")
