@@ -65,7 +65,7 @@ def add_estimate(sub):
                         "timed calibration finds faster here (cached in <save_dir>/memorization/"
                         "path_calibration.json)")
     g.add_argument("--sequential", dest="path", action="store_const", const="sequential",
-                   help="the same as --path sequential")
+                   default=argparse.SUPPRESS, help="the same as --path sequential")
     g.add_argument("--models_per_batch", type=int, default=16,
                    help="models trained at once on one device by the batched path")
     g.add_argument("--stack", choices=("auto", "wide", "vmap"), default="auto",
