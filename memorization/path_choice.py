@@ -25,6 +25,10 @@ CALIBRATION_STEPS = 3  # SGD steps of the timed epoch, per model and path
 ROUNDS = 2  # timed rounds (best of): a busy machine slows single rounds down
 SEQUENTIAL_MODELS = 2  # models the sequential path's rate is measured on
 CACHE = "path_calibration.json"
+# Calibrating costs about this many model-steps' time (two rounds of a stacked group's and two
+# single models' short epochs); below this many model-steps in the whole estimate a wrong choice
+# costs less than measuring, so small estimates take the batched path unmeasured.
+WORTH_CALIBRATING = 2000
 
 
 def cache_file(save_dir):
@@ -97,6 +101,9 @@ def choose_path(args, data, arch, device, build, train):
         return {"path": "sequential", "chosen_by": f"architecture ({arch} is always sequential)"}
     if args.path != "auto":
         return {"path": args.path, "chosen_by": "--path"}
+    model_steps = args.num_models * args.epochs * -(-round(args.subset_ratio * len(data.train)) // args.batch_size)
+    if model_steps < WORTH_CALIBRATING:
+        return {"path": "batched", "chosen_by": f"size ({model_steps} model-steps: cheaper than calibrating)"}
     key = cache_key(args, data, arch, device)
     cache = read_cache(cache_file(args.save_dir))
     if key in cache:

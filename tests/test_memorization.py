@@ -254,6 +254,9 @@ def test_path_auto_takes_the_faster_path_and_caches_it(synth, tmp_path, monkeypa
     save, _ = synth
     run = split_only(save, tmp_path / "run")
     record = lambda: json.loads((run / "memorization" / "heldout.json").read_text())
+    assert mem("estimate", *SYNTH, *TINY, "--save_dir", run) == 0  # a tiny estimate: not worth measuring
+    assert record()["path_choice"]["chosen_by"].startswith("size") and record()["settings"]["path"] == "batched"
+    monkeypatch.setattr(path_choice, "WORTH_CALIBRATING", 1)
     for faster, per_batch in (("sequential", 4), ("batched", 3)):  # another group size: another cache entry
         timings = {"batched": 2.0, "sequential": 1.0} if faster == "sequential" else {"batched": 1.0, "sequential": 2.0}
         monkeypatch.setattr(path_choice, "calibrate", lambda *a: timings)
