@@ -6,7 +6,7 @@ tests/test_readme_replay.py runs them in order in one folder; README.md shows th
 
 # RUM's placeholders, filled for digits ({dataset name}, {model architecture}, sizes and strengths);
 # its sizes (3,000 examples, 5-30 epochs) shrink to digits-sized ones
-RUM_FILL = {"{dataset name}": "digits", "{model architecture}": "cnn", "{epochs}": "1",
+RUM_FILL = {"{dataset name}": "digits", "{model architecture}": "mlp", "{epochs}": "1",
             "{epochs for training the original model}": "1", "{learning_rate}": "0.1",
             "{batch_size}": "256", "${unlearn method}": "GA", "{memorization group}": "high",
             "{memorization proxy}": "heldout", "${alpha}": "0.99", "${beta}": "0.001", "${gamma}": "0.99",
