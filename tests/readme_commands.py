@@ -69,7 +69,8 @@ CAPSTONE_SETUP = [  # after a trained digits run is copied to mu/saved_data (tes
      "--epochs 2", "mu/saved_data/augment/opengan/random_n60_s2/generator.json"),
 ]
 CAPSTONE_RANDOM_SIZE = "--forget_num 60"
-CAPSTONE_FILL = {"--augment_num 3000": "--augment_num 300"}  # digits-sized, as RUM's 3000 -> 30
+CAPSTONE_FILL = {"--augment_num 3000": "--augment_num 300",  # digits-sized, as RUM's 3000 -> 30
+                 "--epoches 2": "--epoches 1"}
 CAPSTONE = [
     ("python mu_main.py --method retrain --mode random --saved_data_path mu/saved_data --lr 0.005 --epoches 2 "
      "--loss_weight 0", "mu/saved_data/unlearn/retrain-*/random_n60_s2/s2/metrics.json"),
