@@ -1,15 +1,15 @@
 """The multi-request table from the runs' metrics.json files: for each method and score mode
 (recomputed before every request, or frozen at the original model), ToW after each request and the
-proxy and total time, as mean ± 95% t-interval over seeds.
+proxy and total time, as mean ± 95% t-interval over seeds; and the figure of ToW after each request.
 
-  python scripts/multireq_table.py --save_dir runs/multireq-digits   # prints it, writes analysis/multireq.md
+  python scripts/multireq_table.py --save_dir runs/multireq-digits   # prints it, writes analysis/multireq.{md,png}
 """
 import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.io import write_text  # noqa: E402
+from engine.io import write_png, write_text  # noqa: E402
 from evaluation import aggregate  # noqa: E402
 
 
@@ -49,6 +49,27 @@ def table(runs):
     return "\n".join(lines) + (f"\n\n{diverged} diverged runs left out." if diverged else "") + "\n"
 
 
+def figure(runs, path):
+    """ToW after each request (mean ± 95% t-interval over seeds), one line per method and score mode."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
+    for i, ((method, group, scores), ms) in enumerate(sorted(rows(runs).items())):
+        steps = range(max(len(m["requests"]) for m in ms))
+        stats = [aggregate.t_interval([m["requests"][s]["tow"] for m in ms if len(m["requests"]) > s])
+                 for s in steps]
+        ax.errorbar([s + 1 + 0.05 * i for s in steps], [mean for mean, _, _ in stats],
+                    yerr=[0 if lo is None else (hi - lo) / 2 for _, lo, hi in stats],
+                    marker=aggregate.MARKERS[i % len(aggregate.MARKERS)], capsize=3, label=f"{method}, {scores}")
+    ax.set_xticks(list(range(1, 1 + max(len(m["requests"]) for m in runs))))
+    ax.set_xlabel("request")
+    ax.set_ylabel("ToW (mean ± 95% CI)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    return write_png(path, fig, dpi=120)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--save_dir", required=True)
@@ -59,7 +80,8 @@ def main():
     text = table(runs)
     out = Path(args.save_dir) / "analysis" / "multireq.md"
     write_text(out, text)
-    print(text + f"-> {out}")
+    plot = figure([m for m in runs if not m.get("diverged")], out.with_suffix(".png"))
+    print(text + f"-> {out}, {plot}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def test_sweep_rejects_unknown_flags(tmp_path):
     assert proc.returncode == 2 and "unknown flag --bogus" in proc.stderr
 
 
-def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode():
+def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode(tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location("multireq_table", ROOT / "scripts" / "multireq_table.py")
     table = importlib.util.module_from_spec(spec)
@@ -59,6 +59,7 @@ def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode():
     assert lines[2].startswith("| rumf-NG | mix n9 x2 (ho_ret) | frozen | 1 | 0.900 ± n/a | 0.500 ± n/a")
     assert lines[3].startswith("| rumf-NG | mix n9 x2 (ho_ret) | recomputed | 2 | 0.800 ± ")
     assert "1 diverged runs left out." in text
+    assert table.figure([run("recomputed", [0.9, 0.8]), run("frozen", [0.9, 0.5])], tmp_path / "m.png").is_file()
 
 
 def test_es_sweep_runs_five_seeds_all_groups_for_one_method_then_es_and_its_table(tmp_path):
