@@ -62,7 +62,7 @@ def add_estimate(sub):
     g.add_argument("--path", choices=PATHS, default="auto",
                    help="train the models as stacks of --models_per_batch (batched) or one at a time "
                         "(sequential; always for resnet18/resnet50/vgg16_bn); auto: whichever a short "
-                        "timed calibration finds faster here (cached in <save_dir>/memorization/"
+                        "timed calibration finds faster here (an estimate too small to be worth measuring: batched; cached in <save_dir>/memorization/"
                         "path_calibration.json)")
     g.add_argument("--sequential", dest="path", action="store_const", const="sequential",
                    default=argparse.SUPPRESS, help="the same as --path sequential")
