@@ -36,6 +36,7 @@ from sklearn.metrics import roc_auc_score
 import datasets
 from engine.recipe import OptimFlags
 from memorization.heldout import EstimateConfig, all_scores, estimator_args, run_models
+from memorization.report import planted_examples
 from models import build_args
 from workflows.config import TrainConfig
 
@@ -67,9 +68,7 @@ def quality(dataset, data, rec, kind, reference):
     score = all_scores(rec["in_subset"], rec["train_correct"], rec["train_phi"])[0][kind]
     score = np.nan_to_num(score.astype(np.float64), nan=-1e9)  # never out or in: least memorized
     if dataset == "synthetic":
-        extras = data.bundle.extras if hasattr(data, "bundle") else None
-        planted = (np.asarray(extras["rare"]) | np.asarray(extras["mislabeled"]))[data.train.idx.numpy()]
-        return float(roc_auc_score(planted, score))
+        return float(roc_auc_score(planted_examples(data.bundle.extras, data.train.idx.numpy()), score))
     return float(stats.spearmanr(score, reference).statistic)
 
 

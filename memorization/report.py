@@ -64,13 +64,19 @@ def correlations(held, folder):
     return rows, scores
 
 
+def planted_examples(extras, index):
+    """Booleans in the order of `index`: which examples the synthetic set planted as rare or
+    mislabeled (the ground truth of memorization); None for data sets without it."""
+    if "rare" not in extras or "mislabeled" not in extras:
+        return None
+    return (np.asarray(extras["rare"]) | np.asarray(extras["mislabeled"]))[index]
+
+
 def planted_auc(extras, index, held, scores):
     """ROC-AUC of each score (oriented: higher = more memorized) for the examples the synthetic
     set planted as rare or mislabeled against the rest; None for data sets without ground truth."""
-    if "rare" not in extras or "mislabeled" not in extras:
-        return None
-    planted = (np.asarray(extras["rare"]) | np.asarray(extras["mislabeled"]))[index]
-    if planted.all() or not planted.any():
+    planted = planted_examples(extras, index)
+    if planted is None or planted.all() or not planted.any():
         return None
     # never scored (NaN): least memorized; sklearn wants finite values
     out = {"heldout": roc_auc_score(planted, np.nan_to_num(held["score"].astype(np.float64), nan=-1e300))}

@@ -31,6 +31,7 @@ from evaluation.aggregate import to_csv  # noqa: E402
 from memorization.common import load_data, out_dir  # noqa: E402
 from memorization.heldout import all_scores, estimator_args, run_models, tied_fraction  # noqa: E402
 from memorization.proxies import event_proxy, load_events  # noqa: E402
+from memorization.report import planted_examples  # noqa: E402
 from models import build_args  # noqa: E402
 
 
@@ -51,13 +52,6 @@ def confidence_of(args, index):
     conf = event_proxy(events, "confidence")
     lookup = dict(zip(events["index"].tolist(), conf))
     return np.array([lookup[i] for i in index.tolist()])
-
-
-def planted_of(data):
-    extras = getattr(data.bundle, "extras", None) or {}
-    if "rare" not in extras:
-        return None
-    return (np.asarray(extras["rare"]) | np.asarray(extras["mislabeled"]))[data.train.idx.numpy()]
 
 
 def rows_of(rec, seconds, conf, planted, arch, epochs):
@@ -81,7 +75,8 @@ def main(argv=None):
     dataset = a.dataset or Path(a.save_dir).name
     base = estimator_args(save_dir=a.save_dir, dataset=dataset, seed=a.seed)
     device, data = load_data(base)
-    conf, planted = confidence_of(base, data.train.idx.numpy()), planted_of(data)
+    conf = confidence_of(base, data.train.idx.numpy())
+    planted = planted_examples(data.bundle.extras, data.train.idx.numpy())
     rows = []
     for text in a.candidates.split(","):
         arch, epochs, total = text.split(":")

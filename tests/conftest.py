@@ -131,3 +131,13 @@ def digits_forget_retain(tmp_path_factory, n_forget, n_retain):
     data = datasets.prepare_data(bundle, tmp_path_factory.mktemp("split"), "cpu", no_aug=True)
     perm = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))
     return bundle, data, data.train.subset(perm[:n_forget]), data.train.subset(perm[n_forget:n_forget + n_retain])
+
+
+def load_script(name):
+    """scripts/<name>.py as a module (the scripts are not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: errors name the program by its module
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 t-interval, RUM's selection flags as filters, results.csv, file names of filtered calls."""
 import csv
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from scipy import stats
 
 import analysis
 import analysis_mia
-from conftest import ROOT
+from conftest import load_script
 from evaluation import aggregate, report
 from engine.config import freeze
 from engine.io import sha256_of_indices
@@ -315,10 +314,7 @@ def test_capstone_table_puts_original_first_and_flags_no_effect(tmp_path):
 
 
 def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("rum_table", ROOT / "scripts" / "rum_table.py")
-    rum_table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rum_table)
+    rum_table = load_script("rum_table")
     mix = {"group": "mix", "proxy": "heldout"}
     for seed, tow in ((1, 0.80), (2, 0.81)):
         for part in rum_table.PARTS:
@@ -333,15 +329,6 @@ def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
     assert "| original | 0.805 ± 0.064 | — | — | — |" in text
     assert f"| FT | 0.805 ± 0.064 {aggregate.NO_EFFECT_MARK} | 0.905 ± 0.064 |" in text
     assert "low: **FT**" in text and text.count(aggregate.NO_EFFECT_NOTE) == 2
-
-
-def load_script(name):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # as an import would: errors name the program by its module
-    spec.loader.exec_module(module)
-    return module
 
 
 ES_OF_GROUP = {3: 1.2, 12: 4.5, 14: 30.0}

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, copy_run_with_confidence_scores, run_folder, run_main
+from conftest import ROOT, copy_run_with_confidence_scores, load_script, run_folder, run_main
 
 
 def sweep(script, save, *args):
@@ -43,10 +43,7 @@ def test_sweep_rejects_unknown_flags(tmp_path):
 
 
 def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("multireq_table", ROOT / "scripts" / "multireq_table.py")
-    table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(table)
+    table = load_script("multireq_table")
     forget_set = {"kind": "requests", "size": 18, "params": {"group": "mix", "proxy": "ho_ret", "n": 9, "requests": 2}}
 
     def run(scores, tows, diverged=None):
