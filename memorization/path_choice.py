@@ -17,6 +17,7 @@ import torch
 from engine.errors import UserError
 from engine.io import read_json, write_json
 from .common import out_dir
+from .seeds import subset_size
 
 # Too large to stack many copies on one device: trained one at a time, without calibration.
 SEQUENTIAL_ARCHS = ("resnet18", "resnet50", "vgg16_bn")
@@ -101,7 +102,7 @@ def choose_path(args, data, arch, device, build, train):
         return {"path": "sequential", "chosen_by": f"architecture ({arch} is always sequential)"}
     if args.path != "auto":
         return {"path": args.path, "chosen_by": "--path"}
-    model_steps = args.num_models * args.epochs * -(-round(args.subset_ratio * len(data.train)) // args.batch_size)
+    model_steps = args.num_models * args.epochs * -(-subset_size(len(data.train), args.subset_ratio) // args.batch_size)
     if model_steps < WORTH_CALIBRATING:
         return {"path": "batched", "chosen_by": f"size ({model_steps} model-steps: cheaper than calibrating)"}
     key = cache_key(args, data, arch, device)
