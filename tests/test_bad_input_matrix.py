@@ -22,7 +22,7 @@ def base(trained_digits, tmp_path_factory):
     other_arch = root / "other_arch"
     shutil.copytree(run / "original", other_arch)
     meta = json.loads((other_arch / "model.json").read_text())
-    meta["build"]["arch"] = "mlp"
+    meta["build"]["arch"] = "cnn" if meta["build"]["arch"] != "cnn" else "mlp"
     (other_arch / "model.json").write_text(json.dumps(meta))
     other_classes = root / "other_classes"
     shutil.copytree(run / "original", other_classes)

@@ -1,9 +1,8 @@
 """memorization/: heldout estimator (batched, sequential, sharded), proxies, ES and its groups."""
 import json
-import os
+import runpy
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -504,15 +503,17 @@ def test_bad_input_is_one_line_exit_2(synth, tmp_path, capsys):
     assert not (bare / "memorization").exists()  # nothing half-written
 
 
-def test_module_entry_point_errors_without_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "memorization", "estimate", "--save_dir", tmp_path / "x"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    err = proc.stderr.strip()
+def test_module_entry_point_errors_without_traceback(tmp_path, monkeypatch, capsys):
+    # `python -m memorization` as the interpreter runs it (runpy sets sys.argv[0] to __main__.py),
+    # in this process: a new interpreter would spend seconds importing torch
+    monkeypatch.setattr(sys, "argv", ["-m", "estimate", "--save_dir", str(tmp_path / "x")])
+    monkeypatch.delitem(sys.modules, "memorization.__main__")  # run afresh, as by the interpreter
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("memorization", run_name="__main__", alter_sys=True)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err and "main_train.py" in err, err
     assert err.startswith("memorization: error:")
-
 
 
 def test_an_interrupted_estimate_resumes_from_its_finished_models(trained_digits, tmp_path, monkeypatch):
