@@ -6,7 +6,8 @@ same process a moment apart see the same machine. Benchmarks: data (our batched 
 torchvision's), ensemble (batched vs sequential memorization models), hardware (training-step
 FLOP/s vs peak matmul FLOP/s), methods (each unlearning method and RUM vs the retrain reference,
 with peak memory), memorization_quality (seconds until the memorization estimate is good enough:
-a RUM-style estimator vs our defaults), demo (`make demo` end to end by phase; skipped with --quick).
+a RUM-style estimator vs our defaults), sweep_runner (a sweep's runs on workers that import torch
+once, scripts/batch.py, vs one new interpreter a run), demo (`make demo` end to end by phase; skipped with --quick).
 """
 import argparse
 import json
@@ -19,21 +20,22 @@ import torch
 from . import common
 
 OUT = Path(__file__).resolve().parent / "results" / "bench.json"
-NAMES = ("data", "ensemble", "hardware", "methods", "memorization_quality", "demo")
+NAMES = ("data", "ensemble", "hardware", "methods", "memorization_quality", "sweep_runner", "demo")
 
 SIZES = {  # --quick: well under a minute on two idle cores; default: a few minutes
     "quick": {"data": {"n_images": 2000, "repeats": 1, "workers": (0,)},
               "ensemble": {"sizes": [("cnn", 8, 1, 8), ("tinymlp", 32, 2, 32)]},
               "hardware": {"matmul_n": (512, 1024), "steps": 2, "repeats": 5},
               "methods": {"original_epochs": 3, "forget_n": 60, "method_epochs": 1, "rum_n": 20},
-              "memorization_quality": {"datasets_": ("synthetic",), "budget_s": 30, "max_models": 8}},
+              "memorization_quality": {"datasets_": ("synthetic",), "budget_s": 30, "max_models": 8},
+              "sweep_runner": {"methods": ("GA", "NG"), "original_epochs": 2}},
     "default": {"data": {"n_images": 10000, "repeats": 3, "workers": (0, 2)},
                 # (arch, models, epochs, models per stack); tinymlp: 6 epochs, 64 per stack
                 "ensemble": {"sizes": [("cnn", 16, 2, 16), ("mlp", 16, 2, 16), ("tinymlp", 64, 6, 64)]},
                 "hardware": {"matmul_n": (512, 1024, 2048), "steps": 5, "repeats": 10},
                 "methods": {"original_epochs": 30, "forget_n": 120, "method_epochs": None, "rum_n": 30},
                 "memorization_quality": {"datasets_": ("synthetic", "digits"), "budget_s": 600},
-                "demo": {}},
+                "sweep_runner": {}, "demo": {}},
 }
 
 
@@ -68,6 +70,8 @@ def run_one(name, size):
         from .methods import run
     elif name == "memorization_quality":
         from .memorization_quality import run
+    elif name == "sweep_runner":
+        from .sweep_runner import run
     else:
         from .demo import run
     return run(**size)
@@ -116,6 +120,12 @@ def rows(results):
                 out.append(("memorization quality", f"{d}: seconds to {r['measure']} {r['target']}, RUM-style / "
                                                     f"ours{' (lower bound)' if r['ratio_is_lower_bound'] else ''}",
                             r["ratio"], ">= 20"))
+    s = results.get("sweep_runner")
+    if s and "ratio" in s:
+        out.append(("sweep runner", f"{s['runs']} digits runs, {s['jobs']} at a time: a process a run / "
+                                    f"scripts/batch.py ({s['seconds']['process_a_run']:.0f}s vs "
+                                    f"{s['seconds']['batch']:.0f}s, same metrics: {s['same_metrics']})",
+                    s["ratio"], ""))
     dm = results.get("demo")
     if dm and "ratio" in dm:
         out.append(("make demo", f"end to end {dm['seconds']:.0f}s / {dm['target_s']:.0f}s target "

@@ -72,13 +72,11 @@ with_baseline() {  # the methods $1 after `original` (the starting model left as
 }
 
 FAILED=0
-run_jobs() {  # run the commands on stdin, $JOBS at a time; a failed job does not stop the others
-  local commands
-  mapfile -t commands
-  local n=${#commands[@]}
-  for i in "${!commands[@]}"; do  # "[k of N]" before each job's output: a log shows how far a sweep is
-    printf '%s\n' "echo '[$((i + 1)) of $n]'; ${commands[$i]}"
-  done | xargs -P "$JOBS" -I{} bash -c '{} || { echo "FAILED: {}" >&2; exit 1; }' || FAILED=1
+run_jobs() {  # run the commands on stdin, $JOBS at a time, in workers that start Python and import
+              # torch once for many runs (scripts/batch.py); a failed job does not stop the others
+  local runner=$PY  # the jobs' own python, whose lines then run in its workers
+  case "$PY" in *python*) ;; *) runner=$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 );; esac
+  "$runner" scripts/batch.py -j "$JOBS" || FAILED=1
 }
 
 finish() {  # tables of whatever finished; non-zero exit if a job failed (re-run to resume)
