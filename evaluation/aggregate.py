@@ -428,6 +428,21 @@ def fitted_range(rows, column, margin=0.08):
 RESULTS_HEAD = "# Results\n\nTables generated from measured runs; every number below comes from a metrics.json.\n"
 
 
+def provenance(command, seconds, runs=None, save_dir=None):
+    """The first line of every generated section: the command, the date, the machine and the wall
+    time, and (when given) how many runs in which folder, with their seeds."""
+    import os
+    import platform
+    import time
+    took = f"{seconds:,.0f} s wall time" if seconds is not None else "wall time not recorded"
+    line = (f"Command: `{command}` on {time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} CPU "
+            f"cores; {took})")
+    if runs is not None:
+        seeds = sorted({m["seed"] for m in runs})
+        line += f", from {len(runs)} runs in `{save_dir}` (seeds {', '.join(map(str, seeds))})"
+    return line + "."
+
+
 def section_pattern(heading):
     """`heading` and its text, up to the next heading of its level or above (from level 2: a
     `# ` line inside a section is a shell comment in a code block, not the file's title)."""

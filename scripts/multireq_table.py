@@ -1,8 +1,14 @@
 """The multi-request table from the runs' metrics.json files: for each method and score mode
 (recomputed before every request, or frozen at the original model), ToW after each request and the
-proxy and total time, as mean ± 95% t-interval over seeds; and the figure of ToW after each request.
+proxy and total time, as mean ± 95% t-interval over seeds; recomputed minus frozen after each
+request, paired by seed; and the figure of ToW after each request.
 
   python scripts/multireq_table.py --save_dir runs/multireq-digits   # prints it, writes analysis/multireq.{md,png}
+
+--write_docs puts it in the "## Multi-request RUM" section of docs/results.md (figure under
+docs/figures/). Verdict, by a fixed rule on the paired difference after the last request:
+"recomputing helps" when its 95% interval lies above 0, "recomputing hurts" when below, else "no
+clear difference".
 """
 import argparse
 import sys
@@ -11,6 +17,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.io import write_png, write_text  # noqa: E402
 from evaluation import aggregate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "results.md"
+SECTION = "## Multi-request RUM (proxies recomputed or frozen)"
+INTRO = ("Requests arrive one after another (`main_rum.py --requests S`, `--mem mix` of the `ho_ret` proxy "
+         "among the examples not yet forgotten, RUM^F on each request's low / mid / high parts); each "
+         "request's ToW is against a model retrained without everything forgotten so far. `recomputed`: the "
+         "proxy is computed again on the model the previous requests left, before each request; `frozen` "
+         "(`--frozen_scores`): every request is chosen by the original model's scores; `rum-none+none+none` "
+         "leaves the model untouched (the baseline, on the frozen requests). Mean ± 95% t-interval over seeds.")
 
 
 def multireq_runs(save_dir):
@@ -49,6 +65,75 @@ def table(runs):
     return "\n".join(lines) + (f"\n\n{diverged} diverged runs left out." if diverged else "") + "\n"
 
 
+PAPER = {True: "This agrees with the scalability paper's premise that scores recomputed on the current model "
+                "choose later requests better.",
+         False: "The scalability paper's premise, that scores recomputed on the current model choose later "
+                "requests better, is not seen here."}
+
+
+def seed_tows(ms, request):
+    return {m["seed"]: m["requests"][request]["tow"] for m in ms if len(m["requests"]) > request}
+
+
+def paired(runs):
+    """{method: [(mean, low, high, seeds) of recomputed − frozen ToW after request s, for each s]},
+    for the methods that ran both ways, over the seeds both finished."""
+    groups = rows(runs)
+    out = {}
+    for (method, group, scores), ms in sorted(groups.items()):
+        frozen = groups.get((method, group, "frozen"))
+        if scores != "recomputed" or not frozen:
+            continue
+        steps = []
+        for s in range(max(len(m["requests"]) for m in ms)):
+            a, b = seed_tows(ms, s), seed_tows(frozen, s)
+            common = sorted(a.keys() & b.keys())
+            steps.append((*aggregate.t_interval([a[k] - b[k] for k in common]), len(common)))
+        out[method] = steps
+    return out
+
+
+def verdict(step):
+    mean, low, high, _ = step
+    if low is None:
+        return "undecided (fewer than 2 paired seeds)"
+    return "recomputing helps" if low > 0 else "recomputing hurts" if high < 0 else "no clear difference"
+
+
+def proxy_cost(runs, method):
+    mean = {scores: aggregate.t_interval([m["proxy_time_s"] for m in runs if m["method"] == method
+                                          and m["scores"] == scores and not m.get("diverged")])[0]
+            for scores in ("recomputed", "frozen")}
+    return mean["recomputed"], mean["frozen"]
+
+
+def summary(runs):
+    """The paired differences and the verdict of each method, as sentences."""
+    lines = []
+    for method, steps in paired(runs).items():
+        diffs = ", ".join(f"after request {s + 1} {mean:+.3f} "
+                          + ("" if low is None else f"[{low:+.3f}, {high:+.3f}]")
+                          for s, (mean, low, high, _) in enumerate(steps))
+        recomputed, frozen = proxy_cost(runs, method)
+        lines.append(f"{method}, recomputed minus frozen ToW paired by seed ({steps[-1][3]} seeds): {diffs}. "
+                     f"**Verdict: {verdict(steps[-1])}** after {len(steps)} requests; the recomputed proxy "
+                     f"cost {recomputed:.1f} s against {frozen:.1f} s frozen ({recomputed / frozen:.1f}×). "
+                     + PAPER[verdict(steps[-1]) == "recomputing helps"])
+    return "\n\n".join(lines)
+
+
+def write_docs(runs, text, plot, command, seconds, save_dir):
+    dataset = runs[0]["config"]["dataset"]
+    figure_path = DOC.parent / "figures" / f"multireq_{dataset}.png"
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
+    figure_path.write_bytes(plot.read_bytes())
+    body = "\n\n".join([SECTION, "<!-- generated by scripts/multireq_table.py --write_docs; do not edit -->",
+                         aggregate.provenance(command, seconds, runs, save_dir), f"Data set: {dataset}. {INTRO}",
+                         text.rstrip(), f"![ToW after each request](figures/{figure_path.name})", summary(runs)])
+    write_text(DOC, aggregate.replace_section(DOC.read_text() if DOC.exists() else "", body + "\n\n", SECTION))
+    return DOC
+
+
 def figure(runs, path):
     """ToW after each request (mean ± 95% t-interval over seeds), one line per method and score mode."""
     import matplotlib
@@ -73,6 +158,9 @@ def figure(runs, path):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--save_dir", required=True)
+    p.add_argument("--write_docs", action="store_true", help="also write the section of docs/results.md")
+    p.add_argument("--command", default=None, help="the sweep's command, for the section's header")
+    p.add_argument("--seconds", type=float, default=None, help="the sweep's wall time, for the header")
     args = p.parse_args()
     runs = multireq_runs(args.save_dir)
     if not runs:
@@ -81,7 +169,10 @@ def main():
     out = Path(args.save_dir) / "analysis" / "multireq.md"
     write_text(out, text)
     plot = figure([m for m in runs if not m.get("diverged")], out.with_suffix(".png"))
-    print(text + f"-> {out}, {plot}")
+    print(text + "\n" + summary(runs) + f"\n-> {out}, {plot}")
+    if args.write_docs:
+        command = args.command or f"scripts/multireq_table.py --save_dir {args.save_dir}"
+        print(f"-> {write_docs(runs, text, plot, command, args.seconds, args.save_dir)}")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,24 @@ def test_multireq_table_has_a_tow_column_per_request_and_a_row_per_score_mode(tm
     assert table.figure([run("recomputed", [0.9, 0.8]), run("frozen", [0.9, 0.5])], tmp_path / "m.png").is_file()
 
 
+def test_multireq_verdict_pairs_recomputed_with_frozen_by_seed():
+    table = load_script("multireq_table")
+    forget_set = {"kind": "requests", "size": 18, "params": {"group": "mix", "proxy": "ho_ret", "n": 9, "requests": 2}}
+
+    def run(seed, scores, tows, proxy_s):
+        return {"method": "rumf-NG", "seed": seed, "forget_set": forget_set, "scores": scores, "diverged": None,
+                "proxy_time_s": proxy_s, "wall_time_s": 5.0, "requests": [{"tow": t} for t in tows]}
+    # seed effects large, recomputed always 0.1 above frozen after request 2: only pairing shows it
+    runs = [run(s, "frozen", [0.5 + 0.1 * s, 0.3 + 0.1 * s], 1.0) for s in (1, 2, 3)]
+    runs += [run(s, "recomputed", [0.5 + 0.1 * s, 0.4 + 0.1 * s + 0.01 * (s % 2)], 3.0) for s in (1, 2, 3)]
+    steps = table.paired(runs)["rumf-NG"]
+    assert steps[0][:3] == (0.0, 0.0, 0.0) and steps[1][1] > 0 and steps[1][3] == 3
+    assert table.verdict(steps[1]) == "recomputing helps"
+    assert "3.0 s against 1.0 s frozen (3.0×)" in table.summary(runs)
+    flipped = [{**m, "scores": {"frozen": "recomputed", "recomputed": "frozen"}[m["scores"]]} for m in runs]
+    assert table.verdict(table.paired(flipped)["rumf-NG"][1]) == "recomputing hurts"
+
+
 def test_es_sweep_runs_five_seeds_all_groups_for_one_method_then_es_and_its_table(tmp_path):
     """A dry run: PY=echo prints each command instead of running it (the original model is faked)."""
     (tmp_path / "original").mkdir()
