@@ -438,7 +438,7 @@ def provenance(command, seconds, runs=None, save_dir=None):
     line = (f"Command: `{command}` on {time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} CPU "
             f"cores; {took})")
     if runs is not None:
-        seeds = sorted({m["seed"] for m in runs})
+        seeds = sorted({m["seed"] if "seed" in m else m["config"]["seed"] for m in runs})
         line += f", from {len(runs)} runs in `{save_dir}` (seeds {', '.join(map(str, seeds))})"
     return line + "."
 
