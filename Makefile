@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test bench clean-demo
+.PHONY: demo test bench results clean-demo
 
 STAMP := $(VENV)/.requirements-installed
 
@@ -23,6 +23,11 @@ demo: $(STAMP)
 # two worker processes of one thread each (pytest-xdist): the suite's models are tiny
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
+
+# every experiment section of docs/results.md from nothing (resumable: run it again after a stop);
+# `make results RESULTS_ARGS="--only es -j 4"` for one stage or more jobs
+results: $(STAMP)
+	PY=$(PY) bash scripts/reproduce.sh $(RESULTS_ARGS)
 
 # benchmarks (ratios; bench/results/bench.json): `make bench BENCH_ARGS=--quick` for a short run
 bench: $(STAMP)

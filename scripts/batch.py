@@ -11,6 +11,8 @@ runs as that script's main(ARGS) inside a worker; every run seeds its own genera
 --seed, so what ran before it in the worker does not change it (tests/test_batch.py). Any other
 line runs through bash. Each line is printed as "[k of N] line" when it starts; a failed line is
 printed as "FAILED: line" and the others go on; the exit code is 1 when any failed.
+--gpus 0,1,2,3 gives worker k the GPU at position k mod 4 (CUDA_VISIBLE_DEVICES, set before the
+worker imports torch): a sweep with -j 4 then keeps four GPUs busy, one run on each.
 """
 import argparse
 import concurrent.futures as cf
@@ -82,11 +84,23 @@ def job(label, line):
     return run_line(line)
 
 
-def run_all(lines, jobs):
+def take_gpu(counter, gpus):
+    """A worker's initializer: the next GPU of `gpus` in turn, for this worker and what it starts."""
+    with counter.get_lock():
+        k = counter.value
+        counter.value += 1
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpus[k % len(gpus)]
+
+
+def run_all(lines, jobs, gpus=None):
     """Exit code of the batch: 1 when a line failed (or its worker died), else 0."""
     workers = min(jobs, len(lines))
-    if any(entry_point(line) for line in lines):  # clean interpreters, torch not yet loaded
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("spawn")  # clean interpreters, torch not yet loaded
+    if gpus:  # bash lines too: the GPU goes in the worker's environment, which bash inherits
+        pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=take_gpu,
+                                      initargs=(context.Value("i", 0), gpus))
+    elif any(entry_point(line) for line in lines):
+        pool = cf.ProcessPoolExecutor(workers, mp_context=context)
     else:  # bash lines only: threads start them, no interpreter needed
         pool = cf.ThreadPoolExecutor(workers)
     failed = False
@@ -108,12 +122,14 @@ def run_all(lines, jobs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-j", "--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--gpus", default=None, help="comma-separated GPU ids, one per worker in turn (e.g. 0,1,2,3)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
     lines = [line.strip() for line in sys.stdin if line.strip()]
     try:
-        return run_all(lines, args.jobs) if lines else 0
+        return run_all(lines, args.jobs, gpus) if lines else 0
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: finished runs are kept; run the sweep again to resume\n")
         return 130

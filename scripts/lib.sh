@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 DATASET=digits; DATA=""; ARCH=""; SAVE=""; SEEDS="1 2 3"; JOBS=2; N=""; PROXY=heldout
-EPOCHS=""; EXTRA=""; NUM_MODELS=""
+EPOCHS=""; EXTRA=""; NUM_MODELS=""; GPUS=""
 
 usage_common() {
   cat <<USAGE
@@ -16,6 +16,7 @@ common flags:
   --save_dir DIR     run folder (default runs/sweep-<dataset>)
   --seeds "1 2 3"    seeds
   -j, --jobs N       parallel jobs (default 2)
+  --gpus 0,1,2,3     one GPU a job in turn (with -j 4: four runs at once, one on each GPU)
   -n, --num N        forget-set size (per group)
   --mem_proxy NAME   memorization score (heldout default; or a proxy)
   --epochs N         original-model epochs (when it has to be trained)
@@ -34,6 +35,7 @@ parse_common() {  # sets REST to the flags this file does not know
       --save_dir) SAVE=$2; shift 2;;
       --seeds) SEEDS=$2; shift 2;;
       -j|--jobs) JOBS=$2; shift 2;;
+      --gpus) GPUS=$2; shift 2;;
       -n|--num) N=$2; shift 2;;
       --mem_proxy) PROXY=$2; shift 2;;
       --epochs) EPOCHS=$2; shift 2;;
@@ -76,7 +78,7 @@ run_jobs() {  # run the commands on stdin, $JOBS at a time, in workers that star
               # torch once for many runs (scripts/batch.py); a failed job does not stop the others
   local runner=$PY  # the jobs' own python, whose lines then run in its workers
   case "$PY" in *python*) ;; *) runner=$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 );; esac
-  "$runner" scripts/batch.py -j "$JOBS" || FAILED=1
+  "$runner" scripts/batch.py -j "$JOBS" ${GPUS:+--gpus "$GPUS"} || FAILED=1
 }
 
 finish() {  # tables of whatever finished; non-zero exit if a job failed (re-run to resume)

@@ -46,3 +46,12 @@ def test_a_failed_line_is_named_and_the_others_still_run(tmp_path):
     assert proc.stderr.strip() == "FAILED: exit 3"
     assert (tmp_path / "a").is_file() and (tmp_path / "b").is_file()
     assert sorted(proc.stdout.split("\n")[:3]) == [f"[1 of 3] {lines[0]}", f"[2 of 3] {lines[1]}", f"[3 of 3] {lines[2]}"]
+
+
+def test_gpus_go_to_the_workers_in_turn():
+    lines = ["sleep 1; echo gpu=$CUDA_VISIBLE_DEVICES"] * 4  # long enough for both workers to start
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "batch.py"), "-j", "2", "--gpus", "5,7"],
+                          input="\n".join(lines), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seen = [line for line in proc.stdout.splitlines() if line.startswith("gpu=")]
+    assert len(seen) == 4 and set(seen) == {"gpu=5", "gpu=7"}

@@ -115,3 +115,21 @@ def test_proxy_experiment_runs_each_stage_through_the_sweeps(tmp_path):
     assert "--variant shuffle" not in log and "--variant rum " not in log
     assert f'scripts/proxy_table.py --save_dir {tmp_path} --command scripts/proxy_experiment.sh --dataset digits ' \
            f'--seeds "1 2" --root {tmp_path} --seconds' in proc.stdout
+
+
+def test_reproduce_runs_each_stage_logs_its_time_and_refuses_an_unknown_stage(tmp_path):
+    """A dry run of one stage (PY=echo prints each command; its original model is faked)."""
+    (tmp_path / "multireq-digits" / "original").mkdir(parents=True)
+    (tmp_path / "multireq-digits" / "original" / "metrics.json").write_text("{}")
+    env = {**os.environ, "PY": "echo"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--root", str(tmp_path), "--only", "multireq"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("[stage 1 of 1] multireq: scripts/sweep_multireq.sh --dataset digits") and "--write_docs" in lines[0]
+    assert lines[1].startswith("[stage 1 of 1] multireq: done in ")
+    assert (tmp_path / "reproduce.log").read_text().split()[1:3] == ["multireq", "done"]
+    assert "main_rum.py" in (tmp_path / "reproduce.log.out").read_text()
+    bad = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--only", "everything"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("unknown stage everything")
