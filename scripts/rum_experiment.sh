@@ -37,7 +37,7 @@ for DATASET in digits synthetic; do
   echo "=== $DATASET: RUM variants (best per part: $BEST)"
   scripts/sweep_rum.sh --dataset "$DATASET" --save_dir "$SAVE" --seeds "$SEEDS" -j "$JOBS" -n "$N" \
       --methods "$METHODS" --rum_methods "$BEST" >/dev/null
-  "$PY" scripts/rum_table.py table --save_dir "$SAVE" --title "$DATASET" >> "$SECTION"
+  "$PY" scripts/rum_table.py table --save_dir "$SAVE" --title "$DATASET" --figures "$(dirname "$DOC")/figures" >> "$SECTION"
 done
 elapsed=$(( $(date +%s) - start ))
 PYTHONPATH=. "$PY" - "$SECTION" "$elapsed" "$DOC" "$COMMAND" <<'PYEOF'

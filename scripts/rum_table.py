@@ -8,12 +8,21 @@ Selection rule (stated, not hand-picked): for each part p in low, mid, high, the
 highest mean ToW over seeds on the stand-alone forget set of group p (part p of the `mix` forget
 set is the start of that group, minus examples an earlier part took); ties go to the lower mean RTE.
 `original` (the starting model, not unlearned) is the baseline row of every table, never a choice.
+
+Comparisons are paired by seed (the same forget set and seed for both sides): RUM^F − Vanilla per
+method, and full RUM − the best Vanilla, the best Shuffle and the best RUM^F (best = highest mean
+ToW), each as mean and 95% t-interval. Verdict, a fixed rule: full RUM "earns its place" when its
+intervals against the best Vanilla and the best Shuffle lie above 0 and the one against the best
+RUM^F does not lie below 0; otherwise the line names the comparisons it fails. `--figures DIR`
+writes rum_<title>_groups.png (ToW by memorization group per method) and rum_<title>_variants.png
+(ToW of Vanilla, Shuffle and RUM^F per method, full RUM as a line) and links them from the section.
 """
 import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.io import write_png  # noqa: E402
 from evaluation import aggregate  # noqa: E402
 
 PARTS = ("low", "mid", "high")
@@ -69,28 +78,74 @@ def baseline_row(by_label):
     return [] if base is None else [f"| {aggregate.BASELINE} | {cell(base)} | — | — | — |"]
 
 
-def verdict(diffs, full, by_label, seeds, margin=0.01):
-    """What came out, in words, by a fixed rule: RUM^F helps a method when its mean ToW beats
-    Vanilla's by more than `margin`; full RUM is compared with the best RUM^F."""
-    def names(ms):
-        return ", ".join(ms) if ms else "none"
-    helped = [m for m, d in diffs.items() if d > margin]
-    hurt = [m for m, d in diffs.items() if d < -margin]
-    same = [m for m, d in diffs.items() if abs(d) <= margin]
-    text = (f"Refining by memorization (RUM^F) raised the mean ToW over Vanilla by more than {margin} for "
-            f"{names(helped)}; changed it by at most {margin} for {names(same)}; lowered it for {names(hurt)}.")
-    best = max(((by_label[f"rumf-{m}"]["tow"], m) for m in diffs), default=None)
-    if full is not None and full["tow"] is not None and best is not None:
-        text += (f" Full RUM ({full['tow']:.3f}) is {'above' if full['tow'] > best[0] else 'below'} the best "
-                 f"single-method RUM^F ({best[1]}, {best[0]:.3f}).")
-    return text + f" With {seeds} seeds the intervals are wide: differences inside them are not established."
+def seed_tows(runs, label):
+    """{seed: ToW} of the finished runs whose method is `label` (e.g. rumf-NG, rum-FT+NG+GA)."""
+    return {m["config"]["seed"]: m["tow"] for m in runs
+            if m["method"] == label and not m.get("diverged") and m.get("tow") is not None}
+
+
+def paired(runs, a, b):
+    """ToW of `a` minus `b` over the seeds both finished: (mean, low, high, seeds); low and high
+    are None under two seeds, and everything None without a common seed."""
+    x, y = seed_tows(runs, a), seed_tows(runs, b)
+    common = sorted(x.keys() & y.keys())
+    if not common:
+        return None, None, None, 0
+    return (*aggregate.t_interval([x[s] - y[s] for s in common]), len(common))
+
+
+def side(diff):
+    """`above` / `below` when the paired interval excludes 0 on that side, `inside` when it holds 0,
+    None without an interval."""
+    mean, low, high, _ = diff
+    if low is None:
+        return None
+    return "above" if low > 0 else "below" if high < 0 else "inside"
+
+
+def diff_cell(diff):
+    mean, low, high, n = diff
+    if mean is None:
+        return "—"
+    return f"{mean:+.3f}" + ("" if low is None else f" [{low:+.3f}, {high:+.3f}]")
+
+
+def best_of(by_label, variant, methods):
+    """The method whose `variant` run has the highest mean ToW, or None."""
+    scored = [(by_label[f"{variant}-{m}"]["tow"], m) for m in methods
+              if f"{variant}-{m}" in by_label and by_label[f"{variant}-{m}"]["tow"] is not None]
+    return max(scored)[1] if scored else None
+
+
+def rumf_summary(runs, methods):
+    """RUM^F against Vanilla per method, counted by the side of its paired interval."""
+    sides = {m: side(paired(runs, f"rumf-{m}", f"vanilla-{m}")) for m in methods}
+    def names(which):
+        return ", ".join(m for m, s in sides.items() if s == which) or "none"
+    return (f"RUM^F − Vanilla, paired by seed: interval above 0 for {names('above')}; below 0 for "
+            f"{names('below')}; holding 0 for {names('inside')}.")
+
+
+def verdict(comparisons):
+    """The fixed rule of the module docstring over {name: paired diff} of full RUM."""
+    fails = [f"not above {name}" for name in ("the best Vanilla", "the best Shuffle")
+             if side(comparisons[name]) != "above"]
+    if side(comparisons["the best RUM^F"]) == "below":
+        fails.append("below the best RUM^F")
+    if any(side(d) is None for d in comparisons.values()):
+        return "**Verdict: undecided** (fewer than 2 paired seeds in a comparison)."
+    if not fails:
+        return ("**Verdict: full RUM earns its place** (above the best Vanilla and the best Shuffle, not below "
+                "the best RUM^F), as the RUM paper reports.")
+    return (f"**Verdict: full RUM does not earn its place here** ({'; '.join(fails)}); the RUM paper reports "
+            "it above them.")
 
 
 def no_effect_note(rows):
     return ["", aggregate.NO_EFFECT_NOTE] if any(r["original"] for r in rows) else []
 
 
-def table(save_dir, proxy, title):
+def table(save_dir, proxy, title, figures=None):
     runs = load(save_dir)
     groups = per_group(runs, proxy)
     choice = select(groups)
@@ -102,24 +157,30 @@ def table(save_dir, proxy, title):
            "ToW (mean ± 95% t-interval over seeds; higher is better, 1 = the retrain reference) on one "
            "`--mem mix` forget set, unlearned in one go (Vanilla), in three random chunks (Shuffle), "
            "or in memorization-refined parts low → mid → high with the same method (RUM^F); "
-           "`original` is the starting model left as it is.", "",
+           "`original` is the starting model left as it is. RUM^F − Vanilla: paired by seed, mean "
+           "[95% t-interval].", "",
            "| method | Vanilla | Shuffle | RUM^F | RUM^F − Vanilla |", "|---|---|---|---|---|",
            *baseline_row(by_label)]
-    diffs = {}
     for m in methods:
         v, s, f = (by_label.get(f"{k}-{m}") for k in ("vanilla", "shuffle", "rumf"))
-        diff = f["tow"] - v["tow"] if v and f and v["tow"] is not None and f["tow"] is not None else None
-        if diff is not None:
-            diffs[m] = diff
         out.append(f"| {m} | {tow_cell(v)} | {tow_cell(s)} | {tow_cell(f)} | "
-                   f"{'—' if diff is None else f'{diff:+.3f}'} |")
-    full = by_label.get("rum-" + "+".join(choice[p] for p in PARTS))
+                   f"{diff_cell(paired(runs, f'rumf-{m}', f'vanilla-{m}'))} |")
+    full_label = "rum-" + "+".join(choice[p] for p in PARTS)
+    full = by_label.get(full_label)
+    best = {variant: best_of(by_label, variant, methods) for variant in ("vanilla", "shuffle", "rumf")}
+    comparisons = {f"the best {name}": paired(runs, full_label, f"{variant}-{best[variant]}")
+                   for variant, name in (("vanilla", "Vanilla"), ("shuffle", "Shuffle"), ("rumf", "RUM^F"))}
     out += [*no_effect_note(rows),
             "", f"Full RUM with the best method per part chosen from the per-group results "
                 f"(low: **{choice['low']}**, mid: **{choice['mid']}**, high: **{choice['high']}**): "
                 f"ToW {tow_cell(full)}, ToW-MIA {cell(full, 'tow_mia')}, RTE {cell(full, 'rte')}.", "",
-            verdict(diffs, full, by_label, seeds), "",
-            "Per-group ToW used for the choice (stand-alone forget sets of one memorization group):", "",
+            "| full RUM − | method | paired difference of ToW | seeds |", "|---|---|---|---|"]
+    for (name, diff), variant in zip(comparisons.items(), ("vanilla", "shuffle", "rumf")):
+        out.append(f"| {name} | {best[variant] or '—'} | {diff_cell(diff)} | {diff[3]} |")
+    out += ["", rumf_summary(runs, methods), "", verdict(comparisons)]
+    if figures is not None:
+        out += ["", *figure_links(figures, title, groups, rows, methods, full)]
+    out += ["", "Per-group ToW used for the choice (stand-alone forget sets of one memorization group):", "",
             "| method | low | mid | high |", "|---|---|---|---|"]
     for m in sorted({r["method"] for r in groups}, key=lambda m: (m != aggregate.BASELINE, m)):
         cells = [tow_cell(next((r for r in groups if r["method"] == m and r["group"].startswith(p)), None))
@@ -131,17 +192,58 @@ def table(save_dir, proxy, title):
     return "\n".join(out) + "\n"
 
 
+def figure_links(folder, title, groups, rows, methods, full):
+    """Both figures into `folder` (next to the results file), as Markdown image lines."""
+    folder = Path(folder)
+    stem = f"rum_{title}".replace(" ", "_")
+    links = []
+    if aggregate.plot_by_group(groups, "memorization", "tow", folder / f"{stem}_groups.png", "ToW",
+                               f"{title}: each method on stand-alone memorization groups"):
+        links.append(f"![ToW by memorization group, {title}](figures/{stem}_groups.png)")
+    if variants_figure(rows, methods, full, folder / f"{stem}_variants.png", title):
+        links.append(f"![ToW of Vanilla, Shuffle and RUM^F, {title}](figures/{stem}_variants.png)")
+    return links
+
+
+def variants_figure(rows, methods, full, path, title):
+    """Per method, ToW of Vanilla, Shuffle and RUM^F (mean ± 95% CI); full RUM and `original` as lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    by_label = {r["method"]: r for r in rows}
+    if not methods:
+        return None
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.0 + 0.9 * len(methods)), 3.8), layout="constrained")
+    for i, variant in enumerate(("vanilla", "shuffle", "rumf")):
+        found = [(j, by_label[f"{variant}-{m}"]) for j, m in enumerate(methods)
+                 if f"{variant}-{m}" in by_label and by_label[f"{variant}-{m}"]["tow"] is not None]
+        ax.errorbar([j + (i - 1) * 0.22 for j, _ in found], [r["tow"] for _, r in found],
+                    yerr=[r["tow_ci"] or 0 for _, r in found], linestyle="none", capsize=3,
+                    marker=aggregate.MARKERS[i % len(aggregate.MARKERS)], label={"rumf": "RUM^F"}.get(variant, variant.title()))
+    for row, name, style in ((full, "full RUM", "-"), (by_label.get(aggregate.BASELINE), "original", ":")):
+        if row is not None and row["tow"] is not None:
+            ax.axhline(row["tow"], color="black", linestyle=style, linewidth=1, label=name)
+    ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(methods) - 0.4)
+    ax.set_ylabel("ToW (mean ± 95% CI)")
+    ax.set_title(f"{title}: one `mix` forget set, by method and variant", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=8, frameon=False)
+    return write_png(path, fig, dpi=120)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=("select", "table"))
     p.add_argument("--save_dir", required=True)
     p.add_argument("--mem_proxy", default="heldout")
     p.add_argument("--title", default="RUM")
+    p.add_argument("--figures", default=None, help="write the section's two figures into this folder")
     args = p.parse_args()
     if args.what == "select":
         print(",".join(select(per_group(load(args.save_dir), args.mem_proxy))[p] for p in PARTS))
     else:
-        print(table(args.save_dir, args.mem_proxy, args.title))
+        print(table(args.save_dir, args.mem_proxy, args.title, args.figures))
 
 
 if __name__ == "__main__":

@@ -325,10 +325,34 @@ def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
         for variant, shift in (("vanilla", 0), ("shuffle", 0.1), ("rumf", 0.1)):
             fake_run(tmp_path, f"{variant}-FT", "memorization", mix, seed, tow + shift,
                      config={"unlearn": "FT"}, variant=variant)
-    text = rum_table.table(tmp_path, "heldout", "t")
+    text = rum_table.table(tmp_path, "heldout", "t", figures=tmp_path / "figures")
     assert "| original | 0.805 ± 0.064 | — | — | — |" in text
     assert f"| FT | 0.805 ± 0.064 {aggregate.NO_EFFECT_MARK} | 0.905 ± 0.064 |" in text
     assert "low: **FT**" in text and text.count(aggregate.NO_EFFECT_NOTE) == 2
+    assert "| FT | 0.805 ± 0.064 ∅ | 0.905 ± 0.064 | 0.905 ± 0.064 | +0.100 [+0.100, +0.100] |" in text
+    for name in ("groups", "variants"):
+        assert f"(figures/rum_t_{name}.png)" in text and (tmp_path / "figures" / f"rum_t_{name}.png").is_file()
+
+
+def test_rum_verdict_pairs_by_seed_and_follows_its_rule(tmp_path):
+    """Full RUM against the best Vanilla, Shuffle and RUM^F, paired by seed: seed effects far larger
+    than the difference, which the pairing still finds."""
+    rum_table = load_script("rum_table")
+    mix = {"group": "mix", "proxy": "heldout"}
+    for seed in (1, 2, 3):
+        base = 0.5 + 0.1 * seed
+        for variant, shift in (("vanilla", 0.0), ("shuffle", 0.01), ("rumf", 0.05)):
+            fake_run(tmp_path, f"{variant}-NG", "memorization", mix, seed, base + shift + 0.001 * (seed % 2),
+                     config={"unlearn": "NG"}, variant=variant)
+        fake_run(tmp_path, "rum-NG+NG+NG", "memorization", mix, seed, base + 0.05 + 0.002 * seed, variant="rum")
+    runs = rum_table.load(tmp_path)
+    diff = rum_table.paired(runs, "rum-NG+NG+NG", "vanilla-NG")
+    assert diff[3] == 3 and diff[1] > 0 and rum_table.side(diff) == "above"
+    comparisons = {"the best Vanilla": diff, "the best Shuffle": rum_table.paired(runs, "rum-NG+NG+NG", "shuffle-NG"),
+                   "the best RUM^F": rum_table.paired(runs, "rum-NG+NG+NG", "rumf-NG")}
+    assert "earns its place" in rum_table.verdict(comparisons)
+    comparisons["the best Shuffle"] = rum_table.paired(runs, "vanilla-NG", "shuffle-NG")  # below 0
+    assert "does not earn its place here** (not above the best Shuffle)" in rum_table.verdict(comparisons)
 
 
 ES_OF_GROUP = {3: 1.2, 12: 4.5, 14: 30.0}
