@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.io import check_schema, read_json, write_png
+from .tow import VAL_TOW_SETS, tow
 
 ACC_SETS = ("forget", "retain", "val", "test")
 
@@ -149,7 +150,8 @@ def variant_labels(runs):
 
 
 def run_values(m):
-    """Flat numbers of one run: accuracies, gaps to the reference, ToW, MIA, RTE."""
+    """Flat numbers of one run: accuracies, gaps to the reference, ToW, MIA, RTE, and `val_tow`
+    (ToW with the validation split in place of the test split, for choices that must not see it)."""
     acc, ref = m.get("accuracy", {}), m["reference"]["accuracy"]
     out = {}
     for s in ACC_SETS:
@@ -159,6 +161,8 @@ def run_values(m):
     for key in ("tow", "tow_mia", "rte", "wall_time_s"):
         if m.get(key) is not None:
             out[key] = m[key]
+    if all(k in acc and k in ref for k in VAL_TOW_SETS):
+        out["val_tow"] = tow(acc, ref, VAL_TOW_SETS)
     for k, v in (m.get("mia") or {}).items():
         out[f"mia_{k}"] = v
         out[f"mia_{k}_gap"] = v - m["reference"]["mia"][k]

@@ -7,6 +7,9 @@ term by 1 − |MIA(u) − MIA(r)| (MIA as a fraction, RUM's `confidence` attack)
 import math
 
 TOW_SETS = ("forget", "retain", "test")
+# the same product with the validation split in place of the test split: what a choice among
+# methods or strengths may look at without ever seeing the test split
+VAL_TOW_SETS = ("forget", "retain", "val")
 MIA_KEY = "confidence"
 
 
@@ -14,8 +17,8 @@ def accuracy_ratio(a, b):
     return 1.0 - abs(a - b) / 100.0
 
 
-def tow(acc, ref_acc):
-    return math.prod(accuracy_ratio(acc[s], ref_acc[s]) for s in TOW_SETS)
+def tow(acc, ref_acc, sets=TOW_SETS):
+    return math.prod(accuracy_ratio(acc[s], ref_acc[s]) for s in sets)
 
 
 def tow_mia(acc, mia, ref_acc, ref_mia):

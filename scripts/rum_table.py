@@ -5,8 +5,10 @@ best method per memorization part.
   python scripts/rum_table.py table --save_dir runs/rum-digits ...   # Markdown section
 
 Selection rule (stated, not hand-picked): for each part p in low, mid, high, the method with the
-highest mean ToW over seeds on the stand-alone forget set of group p (part p of the `mix` forget
-set is the start of that group, minus examples an earlier part took); ties go to the lower mean RTE.
+highest mean validation ToW over seeds on the stand-alone forget set of group p (part p of the
+`mix` forget set is the start of that group, minus examples an earlier part took); ties go to the
+lower mean RTE. Validation ToW is ToW with the validation split in place of the test split, so the
+choice never sees the test split that the tables report.
 `original` (the starting model, not unlearned) is the baseline row of every table, never a choice.
 
 Comparisons are paired by seed (the same forget set and seed for both sides): RUM^F − Vanilla per
@@ -39,16 +41,16 @@ def memorization_runs(runs, proxy, groups):
 
 
 def per_group(runs, proxy):
-    return aggregate.summarise(memorization_runs(runs, proxy, PARTS), ["tow", "rte"])
+    return aggregate.summarise(memorization_runs(runs, proxy, PARTS), ["tow", "val_tow", "rte"])
 
 
 def select(rows):
     choice = {}
     for part in PARTS:
-        mine = [r for r in rows if r["group"].startswith(part) and r["tow"] is not None and not r["original"]]
+        mine = [r for r in rows if r["group"].startswith(part) and r["val_tow"] is not None and not r["original"]]
         if not mine:
             raise SystemExit(f"no per-group results for the {part} group: run scripts/sweep_mem.sh first")
-        best = max(mine, key=lambda r: (r["tow"], -(r["rte"] or 0)))
+        best = max(mine, key=lambda r: (r["val_tow"], -(r["rte"] or 0)))
         choice[part] = best["method"]
     return choice
 
@@ -69,6 +71,11 @@ def cell(row, col="tow"):
 def tow_cell(row):
     """The ToW cell, marked when that row had no effect (see aggregate.NO_EFFECT_NOTE)."""
     return aggregate.marked(cell(row), row is not None and row["no_effect"])
+
+
+def group_cell(row):
+    """ToW, then the validation ToW the choice used, in brackets."""
+    return tow_cell(row) + ("" if row is None or row["val_tow"] is None else f" ({row['val_tow']:.3f})")
 
 
 def baseline_row(by_label):
@@ -183,7 +190,7 @@ def table(save_dir, proxy, title, figures=None):
     out += ["", "Per-group ToW used for the choice (stand-alone forget sets of one memorization group):", "",
             "| method | low | mid | high |", "|---|---|---|---|"]
     for m in sorted({r["method"] for r in groups}, key=lambda m: (m != aggregate.BASELINE, m)):
-        cells = [tow_cell(next((r for r in groups if r["method"] == m and r["group"].startswith(p)), None))
+        cells = [group_cell(next((r for r in groups if r["method"] == m and r["group"].startswith(p)), None))
                  for p in PARTS]
         out.append(f"| {m} | " + " | ".join(cells) + " |")
     out += no_effect_note(groups)

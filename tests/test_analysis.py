@@ -510,3 +510,18 @@ def test_proxy_section_replaces_only_its_own(tmp_path, capsys):
     assert text.index("kept") < text.index("## Proxy experiment") < text.index("## Later\n\nalso kept")
     assert f"Command: `scripts/proxy_table.py --save_dir {save}`" in text
     assert capsys.readouterr().out.rstrip().endswith(f"-> {results}")
+
+
+def test_rum_choice_per_part_looks_at_the_validation_split_never_the_test_split(tmp_path):
+    """GA's recorded (test) ToW is the higher, but its forget accuracy is far from the reference's,
+    so its validation ToW is the lower: FT is chosen."""
+    rum_table = load_script("rum_table")
+    for seed in (1, 2):
+        for part in rum_table.PARTS:
+            group = {"group": part, "proxy": "heldout"}
+            fake_run(tmp_path, "FT", "memorization", group, seed, 0.70, forget=60.0)  # the reference's 60
+            fake_run(tmp_path, "GA", "memorization", group, seed, 0.95, forget=30.0)
+    rows = rum_table.per_group(rum_table.load(tmp_path), "heldout")
+    assert {r["method"]: round(r["val_tow"], 4) for r in rows if r["group"].startswith("low")} == \
+        {"FT": round(1.0 * 0.99 * 0.99, 4), "GA": round(0.7 * 0.99 * 0.99, 4)}  # forget, retain, val terms
+    assert rum_table.select(rows) == {"low": "FT", "mid": "FT", "high": "FT"}
