@@ -8,7 +8,8 @@
 # Each stage's script trains what its folder lacks and skips the runs it already has, so an
 # interrupted reproduction resumes where it stopped: run the same command again. Each section's
 # header records its command, the date, the machine and the wall time; this script prints a line
-# per stage and appends the stages' times to <root>/reproduce.log.
+# per stage, shows the stage's own progress, appends the stages' times to <root>/reproduce.log and
+# their output to <root>/reproduce.log.out.
 # Usage: scripts/reproduce.sh [-j 2] [--root runs] [--only "es proxy"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,8 @@ for name in "$@"; do
   while IFS= read -r command; do
     echo "[stage $k of $total] $name: $command"
     t=$(date +%s)
-    if eval "$command" >>"$LOG.out" 2>&1; then status=done; else status=FAILED; failed=1; fi
+    # the stage's own progress on the terminal too (pipefail: the stage's exit status, not tee's)
+    if eval "$command" 2>&1 | tee -a "$LOG.out"; then status=done; else status=FAILED; failed=1; fi
     took=$(( $(date +%s) - t ))
     echo "[stage $k of $total] $name: $status in ${took} s"
     echo "$(date -u +%FT%TZ) $name $status ${took}s $command" >>"$LOG"

@@ -125,9 +125,9 @@ def test_reproduce_runs_each_stage_logs_its_time_and_refuses_an_unknown_stage(tm
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--root", str(tmp_path), "--only", "multireq"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("[stage ")]  # the stage's output between them
     assert lines[0].startswith("[stage 1 of 1] multireq: scripts/sweep_multireq.sh --dataset digits") and "--write_docs" in lines[0]
-    assert lines[1].startswith("[stage 1 of 1] multireq: done in ")
+    assert lines[1].startswith("[stage 1 of 1] multireq: done in ") and "main_rum.py" in proc.stdout
     assert (tmp_path / "reproduce.log").read_text().split()[1:3] == ["multireq", "done"]
     assert "main_rum.py" in (tmp_path / "reproduce.log.out").read_text()
     bad = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--only", "everything"],
