@@ -213,8 +213,22 @@ def answer(method, gains, costs):
     kept = [f"{s} (cost {cost_cells(s, costs)[1]}× the heldout estimate's)" for s in proxies
             if gain_state(gains[s]) == "gain"]
     others = [f"{s} {verdict(s, gain_state(gains[s]), held)}" for s in proxies if gain_state(gains[s]) != "gain"]
+    paper = (" The scalability paper reports that cheap proxies keep it; " + ("so here." if kept and not others else
+             "not for every proxy here." if kept else "not so here."))
     return (f"{question} " + (f"Yes, kept by {', '.join(kept)}" if kept else "No proxy keeps it")
-            + (f"; {'; '.join(others)}" if others else "") + ".")
+            + (f"; {'; '.join(others)}" if others else "") + "." + paper)
+
+
+def idle_vanilla_note(method, rows):
+    """Where Vanilla did nothing measurable, RUM^F's gain over it may be RUM^F's extra work (the
+    method applied once a part, three times in all) rather than the memorization order: say where."""
+    idle = [s for s, rs in rows.items() if any(r["method"] == f"vanilla-{method}" and r["no_effect"] for r in rs)]
+    if not idle:
+        return None
+    return (f"Caveat: Vanilla {method} had no measurable effect (∅) on the `mix` set of {len(idle)} of {len(rows)} "
+            f"scores ({', '.join(idle)}). RUM^F applies {method} once a part, three times in all, so part of its gain "
+            "there may be that extra work rather than the memorization order; Shuffle (three random chunks, "
+            "`scripts/sweep_rum.sh --variants shuffle`) is the control for that, and this experiment does not run it.")
 
 
 def dataset_section(save, figure_dir, title):
@@ -237,6 +251,8 @@ def dataset_section(save, figure_dir, title):
             "", event_note(save, costs), ""]
     for method in methods:
         out += [answer(method, {s: gains[s][method] for s in scores}, costs), ""]
+        note = idle_vanilla_note(method, rows)
+        out += [note, ""] if note else []
     diverged = sum(r["n_diverged"] for r in all_rows)
     seeds = max((r["n_seeds"] for r in all_rows), default=0)
     figure = tow_cost_figure(scores, rows, methods, costs, figure_dir / f"proxy_{title}.png", title)

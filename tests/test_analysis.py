@@ -525,3 +525,12 @@ def test_rum_choice_per_part_looks_at_the_validation_split_never_the_test_split(
     assert {r["method"]: round(r["val_tow"], 4) for r in rows if r["group"].startswith("low")} == \
         {"FT": round(1.0 * 0.99 * 0.99, 4), "GA": round(0.7 * 0.99 * 0.99, 4)}  # forget, retain, val terms
     assert rum_table.select(rows) == {"low": "FT", "mid": "FT", "high": "FT"}
+
+
+def test_proxy_table_warns_where_vanilla_did_nothing():
+    proxy_table = load_script("proxy_table")
+    rows = {"heldout": [{"method": "vanilla-NG", "no_effect": True}, {"method": "rumf-NG", "no_effect": False}],
+            "ho_ret": [{"method": "vanilla-NG", "no_effect": False}]}
+    note = proxy_table.idle_vanilla_note("NG", rows)
+    assert "on the `mix` set of 1 of 2 scores (heldout)" in note and "Shuffle" in note
+    assert proxy_table.idle_vanilla_note("NG", {"ho_ret": rows["ho_ret"]}) is None
