@@ -330,6 +330,8 @@ def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
     assert f"| FT | 0.805 ± 0.064 {aggregate.NO_EFFECT_MARK} | 0.905 ± 0.064 |" in text
     assert "low: **FT**" in text and text.count(aggregate.NO_EFFECT_NOTE) == 2
     assert "| FT | 0.805 ± 0.064 ∅ | 0.905 ± 0.064 | 0.905 ± 0.064 | +0.100 [+0.100, +0.100] |" in text
+    assert "RUM^F − Vanilla, paired by seed: interval above 0 for FT;" in text
+    assert "RUM^F − Shuffle, paired by seed: interval above 0 for none; below 0 for none; holding 0 for FT." in text
     for name in ("groups", "variants"):
         assert f"(figures/rum_t_{name}.png)" in text and (tmp_path / "figures" / f"rum_t_{name}.png").is_file()
 
