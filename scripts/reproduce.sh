@@ -50,8 +50,9 @@ for name in "$@"; do
   while IFS= read -r command; do
     echo "[stage $k of $total] $name: $command"
     t=$(date +%s)
-    # the stage's own progress on the terminal too (pipefail: the stage's exit status, not tee's)
-    if eval "$command" 2>&1 | tee -a "$LOG.out"; then status=done; else status=FAILED; failed=1; fi
+    # the stage's own progress on the terminal too (pipefail: the stage's exit status, not tee's);
+    # stdin closed: a stage must not read the lines of the stages after it
+    if eval "$command" </dev/null 2>&1 | tee -a "$LOG.out"; then status=done; else status=FAILED; failed=1; fi
     took=$(( $(date +%s) - t ))
     echo "[stage $k of $total] $name: $status in ${took} s"
     echo "$(date -u +%FT%TZ) $name $status ${took}s $command" >>"$LOG"
