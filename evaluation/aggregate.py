@@ -183,6 +183,15 @@ def t_interval(values, confidence=0.95):
     return mean, float(lo), float(hi)
 
 
+def paired_difference(x, y):
+    """{seed: value} x minus y over the seeds both have: (mean, low, high, n) of the 95% t-interval;
+    low and high are None under two seeds, and all None (n 0) without a common seed."""
+    common = sorted(x.keys() & y.keys())
+    if not common:
+        return None, None, None, 0
+    return (*t_interval([x[s] - y[s] for s in common]), len(common))
+
+
 def spearman_interval(xs, ys, confidence=0.95):
     """(rho, lower, upper): Spearman's rank correlation of `xs` with `ys` and its interval by
     Fisher's z with the Bonett-Wright standard error sqrt((1 + rho^2/2) / (n - 3)). Chosen over a

@@ -86,9 +86,7 @@ def paired(runs):
             continue
         steps = []
         for s in range(max(len(m["requests"]) for m in ms)):
-            a, b = seed_tows(ms, s), seed_tows(frozen, s)
-            common = sorted(a.keys() & b.keys())
-            steps.append((*aggregate.t_interval([a[k] - b[k] for k in common]), len(common)))
+            steps.append(aggregate.paired_difference(seed_tows(ms, s), seed_tows(frozen, s)))
         out[method] = steps
     return out
 

@@ -94,11 +94,7 @@ def seed_tows(runs, label):
 def paired(runs, a, b):
     """ToW of `a` minus `b` over the seeds both finished: (mean, low, high, seeds); low and high
     are None under two seeds, and everything None without a common seed."""
-    x, y = seed_tows(runs, a), seed_tows(runs, b)
-    common = sorted(x.keys() & y.keys())
-    if not common:
-        return None, None, None, 0
-    return (*aggregate.t_interval([x[s] - y[s] for s in common]), len(common))
+    return aggregate.paired_difference(seed_tows(runs, a), seed_tows(runs, b))
 
 
 def side(diff):
