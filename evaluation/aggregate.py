@@ -192,6 +192,26 @@ def paired_difference(x, y):
     return (*t_interval([x[s] - y[s] for s in common]), len(common))
 
 
+def seed_tows(runs, label):
+    """{seed: ToW} of the finished runs whose method is `label` (e.g. rumf-NG, rum-FT+NG+GA)."""
+    return {m["config"]["seed"]: m["tow"] for m in runs
+            if m["method"] == label and not m.get("diverged") and m.get("tow") is not None}
+
+
+def paired_tow(runs, a, b):
+    """ToW of the runs labelled `a` minus those labelled `b`, paired by seed (paired_difference)."""
+    return paired_difference(seed_tows(runs, a), seed_tows(runs, b))
+
+
+def side_of_zero(diff):
+    """`above` / `below` when a paired_difference's interval excludes 0 on that side, `inside`
+    when it holds 0, None without an interval."""
+    _, low, high, _ = diff
+    if low is None:
+        return None
+    return "above" if low > 0 else "below" if high < 0 else "inside"
+
+
 def spearman_interval(xs, ys, confidence=0.95):
     """(rho, lower, upper): Spearman's rank correlation of `xs` with `ys` and its interval by
     Fisher's z with the Bonett-Wright standard error sqrt((1 + rho^2/2) / (n - 3)). Chosen over a

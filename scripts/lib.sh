@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 DATASET=digits; DATA=""; ARCH=""; SAVE=""; SEEDS="1 2 3"; JOBS=2; N=""; PROXY=heldout
-EPOCHS=""; EXTRA=""; NUM_MODELS=""; GPUS=""
+EPOCHS=""; EXTRA=""; NUM_MODELS=""; GPUS=""; LIKE=""
 
 usage_common() {
   cat <<USAGE
@@ -13,7 +13,7 @@ common flags:
   --dataset NAME     digits (default) | synthetic | cifar10 | cifar100 | svhn | tinyimagenet
   --data DIR         data folder for the real data sets
   --arch NAME        model (default: the data set's)
-  --save_dir DIR     run folder (default runs/sweep-<dataset>)
+  --save_dir DIR     run folder (default runs/sweep-<dataset>; sweep_strength.sh: runs/strength-<dataset>)
   --seeds "1 2 3"    seeds
   -j, --jobs N       parallel jobs (default 2)
   --gpus 0,1,2,3     one GPU a job in turn (with -j 4: four runs at once, one on each GPU)
@@ -21,6 +21,8 @@ common flags:
   --mem_proxy NAME   memorization score (heldout default; or a proxy)
   --epochs N         original-model epochs (when it has to be trained)
   --num_models N     models of the heldout estimate (when it has to be made)
+  --like DIR         start from DIR's original model, split and scores (copied when this folder
+                     has none), so that both folders' memorization groups are the same
   --extra "FLAGS"    extra flags for every unlearning run
 USAGE
 }
@@ -41,14 +43,21 @@ parse_common() {  # sets REST to the flags this file does not know
       --epochs) EPOCHS=$2; shift 2;;
       --num_models) NUM_MODELS=$2; shift 2;;
       --extra) EXTRA=$2; shift 2;;
+      --like) LIKE=$2; shift 2;;
       *) REST+=("$1"); shift;;
     esac
   done
-  SAVE=${SAVE:-runs/sweep-$DATASET}
+  SAVE=${SAVE:-runs/${SAVE_PREFIX:-sweep}-$DATASET}  # a script may name its own folder kind
   COMMON="--dataset $DATASET --save_dir $SAVE${DATA:+ --data $DATA}${ARCH:+ --arch $ARCH}"
 }
 
 ensure_original() {
+  if [ -n "$LIKE" ] && [ -f "$LIKE/original/metrics.json" ] && [ ! -e "$SAVE/original" ]; then
+    echo "== starting from $LIKE's original model and scores"
+    mkdir -p "$SAVE"
+    local part
+    for part in split.json original memorization; do [ ! -e "$LIKE/$part" ] || cp -r "$LIKE/$part" "$SAVE/"; done
+  fi
   if [ ! -f "$SAVE/original/metrics.json" ]; then
     echo "== training the original model ($SAVE/original)"
     "$PY" main_train.py $COMMON ${EPOCHS:+--epochs $EPOCHS}

@@ -91,11 +91,12 @@ def paired(runs):
     return out
 
 
+VERDICTS = {"above": "recomputing helps", "below": "recomputing hurts", "inside": "no clear difference",
+            None: "undecided (fewer than 2 paired seeds)"}
+
+
 def verdict(step):
-    mean, low, high, _ = step
-    if low is None:
-        return "undecided (fewer than 2 paired seeds)"
-    return "recomputing helps" if low > 0 else "recomputing hurts" if high < 0 else "no clear difference"
+    return VERDICTS[aggregate.side_of_zero(step)]
 
 
 def proxy_cost(runs, method):

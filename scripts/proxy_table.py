@@ -105,30 +105,13 @@ def ordered(scores):
 
 # ---- RUM^F against Vanilla, paired by seed -----------------------------------------------------
 
-def seed_tows(runs, label):
-    """{seed: ToW} of the finished runs labelled `label` (e.g. rumf-NG) on the mix forget set."""
-    return {m["config"]["seed"]: m["tow"] for m in runs
-            if m["method"] == label and m["forget_set"]["params"]["group"] == "mix"
-            and not m.get("diverged") and m.get("tow") is not None}
-
-
-def paired_gain(runs, method):
-    """RUM^F's minus Vanilla's ToW over the seeds both finished: {mean, low, high, seeds}
-    (low/high None under two seeds), or None without a common seed."""
-    rumf, vanilla = seed_tows(runs, f"rumf-{method}"), seed_tows(runs, f"vanilla-{method}")
-    seeds = sorted(rumf.keys() & vanilla.keys())
-    if not seeds:
-        return None
-    mean, low, high = aggregate.t_interval([rumf[s] - vanilla[s] for s in seeds])
-    return {"mean": mean, "low": low, "high": high, "seeds": seeds}
+GAIN_STATE = {"above": "gain", "below": "loss", "inside": "none", None: None}
 
 
 def gain_state(gain):
-    """`gain` / `loss` when the interval excludes 0 on that side, `none` when it holds 0; None
-    without an interval."""
-    if gain is None or gain["low"] is None:
-        return None
-    return "gain" if gain["low"] > 0 else "loss" if gain["high"] < 0 else "none"
+    """`gain` / `loss` when RUM^F − Vanilla's interval excludes 0 on that side, `none` when it
+    holds 0; None without an interval."""
+    return None if gain is None else GAIN_STATE[aggregate.side_of_zero(gain)]
 
 
 def verdict(score, state, heldout_state):
@@ -146,10 +129,11 @@ def rum_methods(runs_of_scores):
 # ---- one data set ------------------------------------------------------------------------------
 
 def gain_cell(gain):
-    if gain is None:
+    if gain is None or not gain[3]:
         return "—"
-    half = None if gain["low"] is None else (gain["high"] - gain["low"]) / 2
-    return f"{gain['mean']:+.3f} ± " + ("n/a" if half is None else f"{half:.3f}") + f" ({len(gain['seeds'])} seeds)"
+    mean, low, high, seeds = gain
+    half = None if low is None else (high - low) / 2
+    return f"{mean:+.3f} ± " + ("n/a" if half is None else f"{half:.3f}") + f" ({seeds} seeds)"
 
 
 def short(x):
@@ -236,7 +220,8 @@ def dataset_section(save, figure_dir, title):
     costs, spearman = score_costs(save), spearman_with_heldout(save)
     methods = rum_methods(runs)
     scores = ordered(set(runs) | set(costs))
-    gains = {s: {m: paired_gain(runs.get(s, []), m) for m in methods} for s in scores}
+    gains = {s: {m: aggregate.paired_tow(runs.get(s, []), f"rumf-{m}", f"vanilla-{m}") for m in methods}
+             for s in scores}
     heldout_states = {m: gain_state(gains.get(HELDOUT, {}).get(m)) for m in methods}
     out = [f"### {title}", "",
            "| score | Spearman with heldout | cost s | cost ÷ heldout's | method | ToW RUM^F | ToW Vanilla | "

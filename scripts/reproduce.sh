@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Every experiment section of docs/results.md, from nothing, in one command (`make results`):
+#   strengths  scripts/sweep_strength.sh        (digits and synthetic, seeds 101-103: the data sets'
+#                                                default strengths, written to unlearn/tuned_defaults.json)
 #   capstone   scripts/capstone_sweep.sh        (digits, seeds 1-3)
 #   rum        scripts/rum_experiment.sh        (memorization groups and RUM, digits and synthetic, seeds 1-5)
 #   es         scripts/sweep_es.sh              (digits and synthetic, seeds 1-5, all 15 groups for NG)
@@ -13,18 +15,19 @@
 # Usage: scripts/reproduce.sh [-j 2] [--root runs] [--only "es proxy"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-JOBS=2; ROOT=runs; ONLY="capstone rum es multireq proxy"
+STAGES="strengths capstone rum es multireq proxy"  # the strengths first: every later run uses them
+JOBS=2; ROOT=runs; ONLY=$STAGES
 while [ $# -gt 0 ]; do
   case "$1" in
     -j|--jobs) JOBS=$2; shift 2;;
     --root) ROOT=$2; shift 2;;
     --only) ONLY=$2; shift 2;;
-    -h|--help) sed -n 2,12p "$0"; exit 0;;
+    -h|--help) sed -n 2,14p "$0"; exit 0;;
     *) echo "$0: error: unknown flag $1 (see --help)" >&2; exit 2;;
   esac
 done
 for name in $ONLY; do
-  case " capstone rum es multireq proxy " in *" $name "*) ;; *) echo "$0: error: unknown stage $name" >&2; exit 2;; esac
+  case " $STAGES " in *" $name "*) ;; *) echo "$0: error: unknown stage $name" >&2; exit 2;; esac
 done
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread a process: the models are small
 mkdir -p "$ROOT"
@@ -33,6 +36,9 @@ SEEDS5="1 2 3 4 5"
 
 stage_commands() {  # the commands of stage $1, one per line
   case "$1" in
+    strengths) for dataset in digits synthetic; do
+          echo "scripts/sweep_strength.sh --dataset $dataset --save_dir $ROOT/strength-$dataset --like $ROOT/rum-experiment/$dataset -j $JOBS --write_defaults --write_docs"
+        done;;
     capstone) echo "scripts/capstone_sweep.sh -j $JOBS --seeds \"1 2 3\" --save_dir $ROOT/capstone-digits --write_docs";;
     rum) echo "scripts/rum_experiment.sh --seeds \"$SEEDS5\" -j $JOBS --root $ROOT/rum-experiment --write_docs";;
     es) for dataset in digits synthetic; do

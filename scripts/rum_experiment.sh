@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The RUM paper's experiment on the embedded data, from nothing, in one command:
 # for digits and the synthetic long-tail set, over --seeds: original model -> heldout memorization
-# -> every method on each memorization group (per-group ToW) -> Vanilla / Shuffle / RUM^F per method
-# on one `mix` forget set -> full RUM with the best method per part (scripts/rum_table.py select)
+# -> the strength search (scripts/sweep_strength.sh in <root>/../strength-<dataset>, its own seeds:
+# full RUM's method and setting per part) -> every method on each memorization group (per-group ToW)
+# -> Vanilla / Shuffle / RUM^F per method on one `mix` forget set, and full RUM with the searched plan
 # -> the "RUM experiment" section of <root>/results.md (docs/results.md with --write_docs).
+# Methods run at the data set's default strengths (unlearn/tuned_defaults.json).
 # Usage: scripts/rum_experiment.sh [--seeds "1 2 3"] [-j 2] [--root runs/rum-experiment] [--write_docs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ while [ $# -gt 0 ]; do
     --root) ROOT=$2; shift 2;;
     --methods) METHODS=$2; shift 2;;
     --write_docs) DOC=docs/results.md; shift;;
-    -h|--help) sed -n 2,7p "$0"; exit 0;;
+    -h|--help) sed -n 2,9p "$0"; exit 0;;
     *) echo "$0: error: unknown flag $1 (see --help)" >&2; exit 2;;
   esac
 done
@@ -29,15 +31,18 @@ mkdir -p "$(dirname "$DOC")"
 SECTION=$(mktemp)
 start=$(date +%s)
 for DATASET in digits synthetic; do
-  SAVE="$ROOT/$DATASET"
+  SAVE="$ROOT/$DATASET"; SEARCH="$(dirname "$ROOT")/strength-$DATASET"
+  echo "=== $DATASET: strength search ($SEARCH)"
+  scripts/sweep_strength.sh --dataset "$DATASET" --save_dir "$SEARCH" --like "$SAVE" -j "$JOBS" \
+      -n $((N / 3)) --methods "$METHODS" >/dev/null
   echo "=== $DATASET: per-group results"
-  scripts/sweep_mem.sh --dataset "$DATASET" --save_dir "$SAVE" --seeds "$SEEDS" -j "$JOBS" \
+  scripts/sweep_mem.sh --dataset "$DATASET" --save_dir "$SAVE" --like "$SEARCH" --seeds "$SEEDS" -j "$JOBS" \
       -n $((N / 3)) --methods "$METHODS" --groups "low mid high" >/dev/null
-  BEST=$("$PY" scripts/rum_table.py select --save_dir "$SAVE")
-  echo "=== $DATASET: RUM variants (best per part: $BEST)"
+  PLAN=$("$PY" scripts/strength_table.py rum_flags --save_dir "$SEARCH")
+  echo "=== $DATASET: RUM variants (full RUM: $PLAN)"
   scripts/sweep_rum.sh --dataset "$DATASET" --save_dir "$SAVE" --seeds "$SEEDS" -j "$JOBS" -n "$N" \
-      --methods "$METHODS" --rum_methods "$BEST" >/dev/null
-  "$PY" scripts/rum_table.py table --save_dir "$SAVE" --title "$DATASET" --figures "$(dirname "$DOC")/figures" >> "$SECTION"
+      --methods "$METHODS" --rum_plan "$PLAN" >/dev/null
+  "$PY" scripts/rum_table.py --save_dir "$SAVE" --title "$DATASET" --figures "$(dirname "$DOC")/figures" >> "$SECTION"
 done
 elapsed=$(( $(date +%s) - start ))
 PYTHONPATH=. "$PY" - "$SECTION" "$elapsed" "$DOC" "$COMMAND" <<'PYEOF'

@@ -1,15 +1,11 @@
-"""Tables of the RUM experiment from the runs' metrics.json files, and the scripted choice of the
-best method per memorization part.
+"""Tables of the RUM experiment from the runs' metrics.json files.
 
-  python scripts/rum_table.py select --save_dir runs/rum-digits      # prints low,mid,high methods
-  python scripts/rum_table.py table --save_dir runs/rum-digits ...   # Markdown section
+  python scripts/rum_table.py --save_dir runs/rum-experiment/digits --title digits [--figures DIR]
 
-Selection rule (stated, not hand-picked): for each part p in low, mid, high, the method with the
-highest mean validation ToW over seeds on the stand-alone forget set of group p (part p of the
-`mix` forget set is the start of that group, minus examples an earlier part took); ties go to the
-lower mean RTE. Validation ToW is ToW with the validation split in place of the test split, so the
-choice never sees the test split that the tables report.
-`original` (the starting model, not unlearned) is the baseline row of every table, never a choice.
+Full RUM's plan (method and setting per memorization part, `none` for a part left alone) is not
+chosen here: scripts/strength_table.py rum_flags chooses it by validation ToW in the strength search,
+on seeds apart from the ones these tables report; the table names the plan its runs recorded.
+`original` (the starting model, not unlearned) is the baseline row of every table.
 
 Comparisons are paired by seed (the same forget set and seed for both sides): RUM^F − Vanilla per
 method, and full RUM − the best Vanilla, the best Shuffle and the best RUM^F (best = highest mean
@@ -41,18 +37,28 @@ def memorization_runs(runs, proxy, groups):
 
 
 def per_group(runs, proxy):
-    return aggregate.summarise(memorization_runs(runs, proxy, PARTS), ["tow", "val_tow", "rte"])
+    return aggregate.summarise(memorization_runs(runs, proxy, PARTS), ["tow"])
 
 
-def select(rows):
-    choice = {}
-    for part in PARTS:
-        mine = [r for r in rows if r["group"].startswith(part) and r["val_tow"] is not None and not r["original"]]
-        if not mine:
-            raise SystemExit(f"no per-group results for the {part} group: run scripts/sweep_mem.sh first")
-        best = max(mine, key=lambda r: (r["val_tow"], -(r["rte"] or 0)))
-        choice[part] = best["method"]
-    return choice
+def full_plan(runs):
+    """(label, text) of the folder's full RUM runs: their label in the tables and their plan per
+    part, e.g. `low: **none**, mid: **FT** (unlearn_lr 0.1), ...` ((None, None) without any)."""
+    plans = {(m["method"], m["config"].get("rum_lrs"), m["config"].get("rum_alphas"))
+             for m in runs if m.get("variant") == "rum"}
+    if len(plans) > 1:
+        raise SystemExit(f"several full RUM plans in one folder ({', '.join(sorted(p[0] for p in plans))}): "
+                         "the table compares one")
+    if not plans:
+        return None, None
+    label, lrs, alphas = plans.pop()
+    methods = label.split("-", 1)[1].split("+")
+    per_flag = {flag: (text or "default").split(",") for flag, text in (("unlearn_lr", lrs), ("alpha", alphas))}
+    parts = []
+    for i, (part, method) in enumerate(zip(PARTS, methods)):
+        given = [f"{flag} {values[i if len(values) > 1 else 0]}" for flag, values in per_flag.items()
+                 if values[i if len(values) > 1 else 0] != "default" and method != "none"]
+        parts.append(f"{part}: **{method}**" + (f" ({', '.join(given)})" if given else ""))
+    return label, ", ".join(parts)
 
 
 def rum_rows(runs, proxy):
@@ -73,37 +79,11 @@ def tow_cell(row):
     return aggregate.marked(cell(row), row is not None and row["no_effect"])
 
 
-def group_cell(row):
-    """ToW, then the validation ToW the choice used, in brackets."""
-    return tow_cell(row) + ("" if row is None or row["val_tow"] is None else f" ({row['val_tow']:.3f})")
-
-
 def baseline_row(by_label):
     """`| original | ToW | — ...|`: the untouched model's ToW, in the first figure column only
     (left alone in one go, in chunks or in parts, it is the same model)."""
     base = by_label.get(aggregate.BASELINE)
     return [] if base is None else [f"| {aggregate.BASELINE} | {cell(base)} | — | — | — |"]
-
-
-def seed_tows(runs, label):
-    """{seed: ToW} of the finished runs whose method is `label` (e.g. rumf-NG, rum-FT+NG+GA)."""
-    return {m["config"]["seed"]: m["tow"] for m in runs
-            if m["method"] == label and not m.get("diverged") and m.get("tow") is not None}
-
-
-def paired(runs, a, b):
-    """ToW of `a` minus `b` over the seeds both finished: (mean, low, high, seeds); low and high
-    are None under two seeds, and everything None without a common seed."""
-    return aggregate.paired_difference(seed_tows(runs, a), seed_tows(runs, b))
-
-
-def side(diff):
-    """`above` / `below` when the paired interval excludes 0 on that side, `inside` when it holds 0,
-    None without an interval."""
-    mean, low, high, _ = diff
-    if low is None:
-        return None
-    return "above" if low > 0 else "below" if high < 0 else "inside"
 
 
 def diff_cell(diff):
@@ -123,7 +103,7 @@ def best_of(by_label, variant, methods):
 def rumf_summary(runs, methods, control):
     """RUM^F against `control` (vanilla: the whole set at once; shuffle: three random chunks, the
     same number of steps as RUM^F) per method, counted by the side of its paired interval."""
-    sides = {m: side(paired(runs, f"rumf-{m}", f"{control}-{m}")) for m in methods}
+    sides = {m: aggregate.side_of_zero(aggregate.paired_tow(runs, f"rumf-{m}", f"{control}-{m}")) for m in methods}
     def names(which):
         return ", ".join(m for m, s in sides.items() if s == which) or "none"
     return (f"RUM^F − {control.title()}, paired by seed: interval above 0 for {names('above')}; below 0 for "
@@ -133,10 +113,10 @@ def rumf_summary(runs, methods, control):
 def verdict(comparisons):
     """The fixed rule of the module docstring over {name: paired diff} of full RUM."""
     fails = [f"not above {name}" for name in ("the best Vanilla", "the best Shuffle")
-             if side(comparisons[name]) != "above"]
-    if side(comparisons["the best RUM^F"]) == "below":
+             if aggregate.side_of_zero(comparisons[name]) != "above"]
+    if aggregate.side_of_zero(comparisons["the best RUM^F"]) == "below":
         fails.append("below the best RUM^F")
-    if any(side(d) is None for d in comparisons.values()):
+    if any(aggregate.side_of_zero(d) is None for d in comparisons.values()):
         return "**Verdict: undecided** (fewer than 2 paired seeds in a comparison)."
     if not fails:
         return ("**Verdict: full RUM earns its place** (above the best Vanilla and the best Shuffle, not below "
@@ -152,7 +132,7 @@ def no_effect_note(rows):
 def table(save_dir, proxy, title, figures=None):
     runs = load(save_dir)
     groups = per_group(runs, proxy)
-    choice = select(groups)
+    full_label, plan = full_plan(runs)
     rows = rum_rows(runs, proxy)
     seeds = max((r["n_seeds"] for r in rows), default=0)
     by_label = {r["method"]: r for r in rows}
@@ -168,16 +148,14 @@ def table(save_dir, proxy, title, figures=None):
     for m in methods:
         v, s, f = (by_label.get(f"{k}-{m}") for k in ("vanilla", "shuffle", "rumf"))
         out.append(f"| {m} | {tow_cell(v)} | {tow_cell(s)} | {tow_cell(f)} | "
-                   f"{diff_cell(paired(runs, f'rumf-{m}', f'vanilla-{m}'))} |")
-    full_label = "rum-" + "+".join(choice[p] for p in PARTS)
+                   f"{diff_cell(aggregate.paired_tow(runs, f'rumf-{m}', f'vanilla-{m}'))} |")
     full = by_label.get(full_label)
     best = {variant: best_of(by_label, variant, methods) for variant in ("vanilla", "shuffle", "rumf")}
-    comparisons = {f"the best {name}": paired(runs, full_label, f"{variant}-{best[variant]}")
+    comparisons = {f"the best {name}": aggregate.paired_tow(runs, full_label, f"{variant}-{best[variant]}")
                    for variant, name in (("vanilla", "Vanilla"), ("shuffle", "Shuffle"), ("rumf", "RUM^F"))}
     out += [*no_effect_note(rows),
-            "", f"Full RUM with the best method per part chosen from the per-group results "
-                f"(low: **{choice['low']}**, mid: **{choice['mid']}**, high: **{choice['high']}**): "
-                f"ToW {tow_cell(full)}, ToW-MIA {cell(full, 'tow_mia')}, RTE {cell(full, 'rte')}.", "",
+            "", f"Full RUM with the method and setting per part chosen by the strength search "
+                f"(validation ToW, other seeds; {plan}): ToW {tow_cell(full)}, ToW-MIA {cell(full, 'tow_mia')}, RTE {cell(full, 'rte')}.", "",
             "| full RUM − | method | paired difference of ToW | seeds |", "|---|---|---|---|"]
     for (name, diff), variant in zip(comparisons.items(), ("vanilla", "shuffle", "rumf")):
         out.append(f"| {name} | {best[variant] or '—'} | {diff_cell(diff)} | {diff[3]} |")
@@ -187,10 +165,11 @@ def table(save_dir, proxy, title, figures=None):
             verdict(comparisons)]
     if figures is not None:
         out += ["", *figure_links(figures, title, groups, rows, methods, full)]
-    out += ["", "Per-group ToW used for the choice (stand-alone forget sets of one memorization group):", "",
+    out += ["", "Per-group ToW at the data set's default strengths (stand-alone forget sets of one "
+                "memorization group):", "",
             "| method | low | mid | high |", "|---|---|---|---|"]
     for m in sorted({r["method"] for r in groups}, key=lambda m: (m != aggregate.BASELINE, m)):
-        cells = [group_cell(next((r for r in groups if r["method"] == m and r["group"].startswith(p)), None))
+        cells = [tow_cell(next((r for r in groups if r["method"] == m and r["group"].startswith(p)), None))
                  for p in PARTS]
         out.append(f"| {m} | " + " | ".join(cells) + " |")
     out += no_effect_note(groups)
@@ -241,16 +220,12 @@ def variants_figure(rows, methods, full, path, title):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("select", "table"))
     p.add_argument("--save_dir", required=True)
     p.add_argument("--mem_proxy", default="heldout")
     p.add_argument("--title", default="RUM")
     p.add_argument("--figures", default=None, help="write the section's two figures into this folder")
     args = p.parse_args()
-    if args.what == "select":
-        print(",".join(select(per_group(load(args.save_dir), args.mem_proxy))[p] for p in PARTS))
-    else:
-        print(table(args.save_dir, args.mem_proxy, args.title, args.figures))
+    print(table(args.save_dir, args.mem_proxy, args.title, args.figures))
 
 
 if __name__ == "__main__":

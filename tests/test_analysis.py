@@ -313,22 +313,28 @@ def test_capstone_table_puts_original_first_and_flags_no_effect(tmp_path):
     assert text.endswith(aggregate.NO_EFFECT_NOTE)
 
 
-def test_rum_table_has_the_original_rows_and_never_chooses_it(tmp_path):
+def test_rum_table_has_the_original_rows_and_names_the_plan_of_its_runs(tmp_path):
     rum_table = load_script("rum_table")
     mix = {"group": "mix", "proxy": "heldout"}
     for seed, tow in ((1, 0.80), (2, 0.81)):
         for part in rum_table.PARTS:
             group = {"group": part, "proxy": "heldout"}
-            fake_run(tmp_path, "original", "memorization", group, seed, tow + 0.1)  # the best ToW: not a choice
+            fake_run(tmp_path, "original", "memorization", group, seed, tow + 0.1)
             fake_run(tmp_path, "FT", "memorization", group, seed, tow)
         fake_run(tmp_path, "original", "memorization", mix, seed, tow)
         for variant, shift in (("vanilla", 0), ("shuffle", 0.1), ("rumf", 0.1)):
             fake_run(tmp_path, f"{variant}-FT", "memorization", mix, seed, tow + shift,
                      config={"unlearn": "FT"}, variant=variant)
+        fake_run(tmp_path, "rum-none+FT+RL", "memorization", mix, seed, tow + 0.05, variant="rum",
+                 config={"rum_methods": "none,FT,RL", "rum_lrs": "default,0.1,0.03", "rum_alphas": None})
     text = rum_table.table(tmp_path, "heldout", "t", figures=tmp_path / "figures")
     assert "| original | 0.805 ± 0.064 | — | — | — |" in text
     assert f"| FT | 0.805 ± 0.064 {aggregate.NO_EFFECT_MARK} | 0.905 ± 0.064 |" in text
-    assert "low: **FT**" in text and text.count(aggregate.NO_EFFECT_NOTE) == 2
+    assert "low: **none**, mid: **FT** (unlearn_lr 0.1), high: **RL** (unlearn_lr 0.03)): ToW 0.855" in text
+    assert text.count(aggregate.NO_EFFECT_NOTE) == 2
+    fake_run(tmp_path, "rum-FT+FT+FT", "memorization", mix, 1, 0.8, variant="rum", config={"rum_methods": "FT,FT,FT"})
+    with pytest.raises(SystemExit, match="several full RUM plans"):
+        rum_table.table(tmp_path, "heldout", "t")
     assert "| FT | 0.805 ± 0.064 ∅ | 0.905 ± 0.064 | 0.905 ± 0.064 | +0.100 [+0.100, +0.100] |" in text
     assert "RUM^F − Vanilla, paired by seed: interval above 0 for FT;" in text
     assert "RUM^F − Shuffle, paired by seed: interval above 0 for none; below 0 for none; holding 0 for FT." in text
@@ -348,12 +354,12 @@ def test_rum_verdict_pairs_by_seed_and_follows_its_rule(tmp_path):
                      config={"unlearn": "NG"}, variant=variant)
         fake_run(tmp_path, "rum-NG+NG+NG", "memorization", mix, seed, base + 0.05 + 0.002 * seed, variant="rum")
     runs = rum_table.load(tmp_path)
-    diff = rum_table.paired(runs, "rum-NG+NG+NG", "vanilla-NG")
-    assert diff[3] == 3 and diff[1] > 0 and rum_table.side(diff) == "above"
-    comparisons = {"the best Vanilla": diff, "the best Shuffle": rum_table.paired(runs, "rum-NG+NG+NG", "shuffle-NG"),
-                   "the best RUM^F": rum_table.paired(runs, "rum-NG+NG+NG", "rumf-NG")}
+    diff = aggregate.paired_tow(runs, "rum-NG+NG+NG", "vanilla-NG")
+    assert diff[3] == 3 and diff[1] > 0 and aggregate.side_of_zero(diff) == "above"
+    comparisons = {"the best Vanilla": diff, "the best Shuffle": aggregate.paired_tow(runs, "rum-NG+NG+NG", "shuffle-NG"),
+                   "the best RUM^F": aggregate.paired_tow(runs, "rum-NG+NG+NG", "rumf-NG")}
     assert "earns its place" in rum_table.verdict(comparisons)
-    comparisons["the best Shuffle"] = rum_table.paired(runs, "vanilla-NG", "shuffle-NG")  # below 0
+    comparisons["the best Shuffle"] = aggregate.paired_tow(runs, "vanilla-NG", "shuffle-NG")  # below 0
     assert "does not earn its place here** (not above the best Shuffle)" in rum_table.verdict(comparisons)
 
 
@@ -471,8 +477,8 @@ def test_proxy_table_pairs_seeds_and_says_which_proxy_keeps_rums_gain(tmp_path):
     proxy_table = load_script("proxy_table")
     save = fake_proxy_experiment(tmp_path / "runs" / "digits")
     runs = proxy_table.runs_by_score(save)
-    gain = proxy_table.paired_gain(runs["confidence"], "NG")
-    assert gain["seeds"] == [1, 2, 3] and gain["mean"] == pytest.approx(0.05)
+    gain = aggregate.paired_tow(runs["confidence"], "rumf-NG", "vanilla-NG")
+    assert gain[3] == 3 and gain[0] == pytest.approx(0.05)
     results = tmp_path / "results.md"
     text = proxy_table.write_section(proxy_table.dataset_folders(tmp_path / "runs"), results, "cmd", 60.0)
     lines = text.splitlines()
@@ -493,7 +499,7 @@ def test_proxy_table_pairs_seeds_and_says_which_proxy_keeps_rums_gain(tmp_path):
                                                  (-0.09, -0.01, "loss"), (None, None, None)])
 def test_proxy_gain_is_judged_by_its_paired_interval(low, high, expected):
     proxy_table = load_script("proxy_table")
-    state = proxy_table.gain_state({"mean": 0.05, "low": low, "high": high, "seeds": [1]})
+    state = proxy_table.gain_state((0.05, low, high, 3))
     assert state == expected
     assert proxy_table.verdict("curvature", state, "gain") == \
         {"gain": "keeps RUM's gain", "none": "loses it (no gain established)",
@@ -512,21 +518,6 @@ def test_proxy_section_replaces_only_its_own(tmp_path, capsys):
     assert text.index("kept") < text.index("## Proxy experiment") < text.index("## Later\n\nalso kept")
     assert f"Command: `scripts/proxy_table.py --save_dir {save}`" in text
     assert capsys.readouterr().out.rstrip().endswith(f"-> {results}")
-
-
-def test_rum_choice_per_part_looks_at_the_validation_split_never_the_test_split(tmp_path):
-    """GA's recorded (test) ToW is the higher, but its forget accuracy is far from the reference's,
-    so its validation ToW is the lower: FT is chosen."""
-    rum_table = load_script("rum_table")
-    for seed in (1, 2):
-        for part in rum_table.PARTS:
-            group = {"group": part, "proxy": "heldout"}
-            fake_run(tmp_path, "FT", "memorization", group, seed, 0.70, forget=60.0)  # the reference's 60
-            fake_run(tmp_path, "GA", "memorization", group, seed, 0.95, forget=30.0)
-    rows = rum_table.per_group(rum_table.load(tmp_path), "heldout")
-    assert {r["method"]: round(r["val_tow"], 4) for r in rows if r["group"].startswith("low")} == \
-        {"FT": round(1.0 * 0.99 * 0.99, 4), "GA": round(0.7 * 0.99 * 0.99, 4)}  # forget, retain, val terms
-    assert rum_table.select(rows) == {"low": "FT", "mid": "FT", "high": "FT"}
 
 
 def test_proxy_table_warns_where_vanilla_did_nothing():

@@ -16,8 +16,10 @@ import `engine`, `datasets`, `models` and `evaluation`. Subpackages: `methods` (
 method), `ssl` and `augment` (the capstone's add-ons, wired in by `addons`).
 """
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import torch
@@ -139,15 +141,38 @@ def get_method(name):
     return METHODS.lookup(name)
 
 
-def resolve(name, **given):
-    """The MethodConfig of `name`: the values given (None = unset), then the method's defaults;
-    every value the method reads is checked. One-line UserError naming the flag otherwise."""
+# Per-data-set defaults chosen by a validation-split search (scripts/sweep_strength.sh
+# --write_defaults); the methods' own defaults are the papers' CIFAR settings, which on the small
+# embedded data sets leave several methods without a measurable effect.
+TUNED_FILE = Path(__file__).with_name("tuned_defaults.json")
+
+
+def searched_defaults():
+    """{data set: {method: {flag: value}}} of TUNED_FILE ({} without it)."""
+    return json.loads(TUNED_FILE.read_text())["datasets"] if TUNED_FILE.exists() else {}
+
+
+def tuned_defaults(dataset):
+    """{method: {flag: value}} searched for `dataset` ({} when it has no search)."""
+    return searched_defaults().get(dataset, {})
+
+
+def method_defaults_for(method, dataset):
+    """The method's defaults on `dataset`: its own, with the searched ones for the data set on top."""
+    return {**method.defaults, **tuned_defaults(dataset).get(method.name, {})}
+
+
+def resolve(name, dataset=None, **given):
+    """The MethodConfig of `name`: the values given (None = unset), then the method's defaults for
+    `dataset` (searched ones first, see TUNED_FILE); every value the method reads is checked.
+    One-line UserError naming the flag otherwise."""
     method = get_method(name)
     values = {k: v for k, v in given.items() if v is not None}
     unknown = set(values) - {f.name for f in fields(MethodConfig)}
     if unknown:
         raise TypeError(f"not method settings: {sorted(unknown)}")
-    strengths = {k: values.get(k, method.defaults.get(k)) for k in STRENGTHS}
+    defaults = method_defaults_for(method, dataset)
+    strengths = {k: values.get(k, defaults.get(k)) for k in STRENGTHS}
     cfg = MethodConfig(**{**values, **strengths, "unlearn": method.name})
     own = method.checks(cfg) if callable(method.checks) else method.checks
     checks = {**(ITERATIVE if method.iterative else {}), **own, **RUN_CHECKS}

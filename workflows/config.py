@@ -95,9 +95,9 @@ def forget_set_config(args, cls, **resolved):
 
 def method_config(args, name=None, **overrides):
     """The MethodConfig of `name` (default --unlearn) for this run: the strengths typed on the
-    command line, then `overrides`, then the method's defaults."""
+    command line, then `overrides`, then the method's defaults for the data set."""
     typed = {k: vars(args)[k] for k in STRENGTHS}
-    return unlearn.resolve(name or args.unlearn, **{**typed, **overrides}, batch_size=args.batch_size,
+    return unlearn.resolve(name or args.unlearn, args.dataset, **{**typed, **overrides}, batch_size=args.batch_size,
                            seed=args.seed, momentum=args.momentum, weight_decay=args.weight_decay,
                            warmup=args.warmup, mask_path=args.mask_path)
 
@@ -158,9 +158,10 @@ def check_requests(cfg):
 
 def step_method(cfg, name, overrides, keep_mask):
     """The MethodConfig of one RUM step: the strengths typed on the command line, the step's own
-    overrides, then the method's defaults; the --mask_path mask only for the --unlearn method."""
+    overrides, then the method's defaults for the data set; the --mask_path mask only for the
+    --unlearn method."""
     typed = {k: v for k, v in cfg.strengths_given}
     base = cfg.method
-    return unlearn.resolve(name, **{**typed, **overrides}, batch_size=base.batch_size, seed=base.seed,
+    return unlearn.resolve(name, cfg.dataset, **{**typed, **overrides}, batch_size=base.batch_size, seed=base.seed,
                            momentum=base.momentum, weight_decay=base.weight_decay, warmup=base.warmup,
                            mask_path=base.mask_path if keep_mask else None)

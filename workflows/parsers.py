@@ -96,9 +96,16 @@ def method_choices():
 
 
 def method_defaults(flag):
-    """`FT 10, GA 5, ...`: the default of a strength flag for each method that reads it."""
-    from unlearn import METHODS
-    return ", ".join(f"{name} {m.defaults[flag]}" for name, m in METHODS.items() if flag in m.defaults)
+    """`FT 0.01 (digits 0.1), GA 0.0001, ...`: the default of a strength flag for each method that
+    reads it, with the data sets whose searched default differs."""
+    from unlearn import METHODS, searched_defaults
+    searched = searched_defaults()
+
+    def own(name, value):
+        other = [f"{data} {tuned[name][flag]}" for data, tuned in searched.items()
+                 if tuned.get(name, {}).get(flag, value) != value]
+        return f"{name} {value}" + (f" ({', '.join(other)})" if other else "")
+    return ", ".join(own(name, m.defaults[flag]) for name, m in METHODS.items() if flag in m.defaults)
 
 
 STRENGTH_HELP = {
@@ -117,7 +124,9 @@ STRENGTH_TYPES = {"unlearn_epochs": int, "no_l1_epochs": int, "msteps": int, "wf
 
 
 def add_method_args(p):
-    g = p.add_argument_group("unlearning method (an unset strength takes the method's own default)")
+    g = p.add_argument_group("unlearning method (an unset strength takes the method's default for the data set: "
+                             "searched on the validation split where the data set has a search, see "
+                             "unlearn/tuned_defaults.json, else the papers' setting)")
     g.add_argument("--unlearn", default="FT", help=method_choices())
     for flag, text in STRENGTH_HELP.items():
         names = [f"--{flag}"] + (["--no-l1-epochs"] if flag == "no_l1_epochs" else [])
