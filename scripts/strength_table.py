@@ -136,7 +136,7 @@ def moves_forget(cells, method, point):
 
 
 def markdown(cells, best, choice):
-    lines = ["| method | setting | val ToW low | mid | high | mean | mean \\|forget gap\\| | |",
+    lines = ["| method | setting | val ToW low | mid | high | mean | mean \\|forget gap\\| (points) | |",
              "|---|---|---|---|---|---|---|---|"]
     keys = [(aggregate.BASELINE, ())] + [(m, tuple(p.items())) for m in GRID for p in points(m)]
     for method, point in keys:
@@ -163,8 +163,8 @@ def sentence(cells, best):
             f"to the reference's than the untouched model does (mean |forget gap| over the groups); at the "
             f"searched defaults {len(after)} of {len(best)} do. The search changed "
             f"{', '.join(changed) if changed else 'no default'}"
-            + (f"; {', '.join(still)} still leave the forget accuracy where the untouched model has it "
-               "at every point of the grid or score best there." if still else "."))
+            + (f"; at their searched default {', '.join(still)} leave the forget accuracy no closer to the "
+               "reference's than the untouched model's." if still else "."))
 
 
 def write_defaults(dataset, best):
