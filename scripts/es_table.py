@@ -134,9 +134,31 @@ def trend_table(corr):
     return out + [f"| {c['method']} | {c['runs']} | {c['seeds']} | {interval_cell(c)} | {c['verdict']} |" for c in corr]
 
 
+def plain_sentence(corr):
+    """What the trend table shows, against the RUM paper's finding that ToW falls as ES rises."""
+    pooled = next(c for c in corr if c["method"] == POOLED)
+    methods = [c for c in corr if c["method"] not in (POOLED, aggregate.BASELINE)]
+    which = {v: [c["method"] for c in methods if c["verdict"] == f"ToW {v} as ES rises"] for v in ("falls", "rises")}
+    unclear = len(methods) - len(which["falls"]) - len(which["rises"])
+    agreement = {"ToW falls as ES rises": "This agrees with the paper.",
+                 "ToW rises as ES rises": "This is the opposite of the paper's finding."}.get(
+        pooled["verdict"], "The paper's trend is not found here.")
+    text = (f"In plain words: the RUM paper reports that ToW falls as ES rises (more entangled forget sets are "
+            f"harder to unlearn). Here, pooled over the methods: {pooled['verdict']} "
+            f"(Spearman {interval_cell(pooled)}); ToW falls for {', '.join(which['falls']) or 'no method'}, rises "
+            f"for {', '.join(which['rises']) or 'no method'}, no clear trend for {unclear} of {len(methods)}. {agreement}")
+    base = next((c for c in corr if c["method"] == aggregate.BASELINE), None)
+    if base is not None and base["verdict"].startswith("ToW"):
+        text += (f" The untouched model's ToW shows a trend of its own ({base['verdict'][4:]}: Spearman "
+                 f"{interval_cell(base)}): part of any trend is how far the original model already is from "
+                 "the retrain reference on those groups, not the unlearning.")
+    return text
+
+
 def markdown(by_group, corr, left_out, figure):
     rows = [r for rows in by_group.values() for r in rows]
-    out = [f"Trend of ToW with ES ({INTERVAL}):", "", *trend_table(corr), "", f"![ToW against ES]({figure})", ""]
+    out = [f"Trend of ToW with ES ({INTERVAL}):", "", *trend_table(corr), "", plain_sentence(corr), "",
+           f"![ToW against ES]({figure})", ""]
     for group in by_group.values():
         out += group_table(group) + [""]
     if any(r["original"] for r in rows):

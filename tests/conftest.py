@@ -39,6 +39,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def papers_default_strengths(tmp_path_factory):
+    """Tests see each method's own (the papers') defaults: the per-data-set ones are whatever the
+    last search wrote, and tests/test_strength.py tests that layer on files of its own."""
+    import unlearn
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(unlearn, "TUNED_FILE", tmp_path_factory.mktemp("strengths") / "none.json")
+        yield
+
+
 @contextlib.contextmanager
 def warnings_printed_as_by_a_process():
     """pytest records warnings; a user's process prints them on stderr (with Python's default

@@ -399,6 +399,10 @@ def test_es_table_finds_tow_falling_as_es_rises(tmp_path, capsys):
     assert ft["runs"] == 15 and ft["seeds"] == 5 and summary["left_out"] == 1  # the n30 run
     assert list(trend)[0] == "original" and es_table.POOLED in trend
     text = (folder / "es.md").read_text()
+    sentence = next(line for line in text.splitlines() if line.startswith("In plain words"))
+    assert f"pooled over the methods: {trend[es_table.POOLED]['verdict']} (" in sentence
+    assert "ToW falls for FT" in sentence and sentence.count("This agrees with the paper.") == \
+        (trend[es_table.POOLED]["verdict"] == "ToW falls as ES rises")
     for g, es in ES_OF_GROUP.items():
         table = text.split(f"#### g{g} n10: ES {es:.4g}")[1].splitlines()
         assert table[4].startswith("| original | 5 | 99.00 ± 0.00 |")  # heading, blank, head, rule, original

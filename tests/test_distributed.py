@@ -50,8 +50,9 @@ def test_torchrun_two_processes_equal_one_process(tmp_path):
     torchrun --nproc_per_node 2 give the weights and figures of a one-process run."""
     one, two = tmp_path / "one", tmp_path / "two"
     train = ("--dataset", "digits", "--arch", "mlp", "--epochs", "1")  # 6 steps of each: enough to differ
+    # every strength typed: the torchrun processes read the package's per-data-set defaults, this one the papers'
     forget = ("--unlearn", "NG", "--num_indexes_to_replace", "64", "--retrain_epochs", "1",
-              "--unlearn_epochs", "1", "--save_model")
+              "--unlearn_epochs", "1", "--alpha", "0.99", "--unlearn_lr", "0.01", "--save_model")
     for script, args in (("main_train.py", train), ("main_forget.py", forget)):
         proc = run_main(script, *args, "--save_dir", one)
         assert proc.returncode == 0, proc.stderr

@@ -1,5 +1,7 @@
 """The strength search (scripts/strength_table.py): its grid, the choice by validation ToW, full
 RUM's per-part plan, and the per-data-set defaults it writes, which every run then uses."""
+from pathlib import Path
+
 import main_forget
 import main_rum
 import unlearn
@@ -9,6 +11,16 @@ from workflows.config import rum_config, unlearn_config
 from workflows.rum import parse_plan
 
 strength = load_script("strength_table")
+
+
+def test_the_searched_defaults_in_the_package_are_valid_settings(monkeypatch):
+    monkeypatch.setattr(unlearn, "TUNED_FILE", Path(unlearn.__file__).with_name("tuned_defaults.json"))
+    searched = unlearn.searched_defaults()
+    assert searched, "no searched defaults in the package"
+    for dataset, methods in searched.items():
+        for name, values in methods.items():
+            assert set(values) <= set(unlearn.get_method(name).defaults), (dataset, name)
+            assert {k: getattr(unlearn.resolve(name, dataset), k) for k in values} == values
 
 
 def test_every_grid_starts_at_the_methods_own_setting():

@@ -16,7 +16,8 @@ def sweep(script, save, *args):
 @pytest.mark.slow
 def test_interrupted_sweep_reruns_only_the_missing_runs(trained_digits, tmp_path):
     save = copy_run_with_confidence_scores(trained_digits, tmp_path / "sweep")
-    quick = ("--unlearn_epochs", "1", "--retrain_epochs", "1")
+    # LR typed: the sweep's processes read the package's per-data-set defaults, this one the papers'
+    quick = ("--unlearn_epochs", "1", "--unlearn_lr", "1e-4", "--retrain_epochs", "1")
     # the sweep's jobs (the command scripts/sweep_mem.sh gives each) are run here, in this process:
     # a first sweep would cost four more interpreter starts
     job = ("--dataset", "digits", "--save_dir", save, "--mem", "high", "--mem_proxy", "confidence",
