@@ -27,12 +27,18 @@ START=$(date +%s)
 ensure_original
 ensure_scores
 GRID_LINES=$("$PY" scripts/strength_table.py grid --methods "$METHODS")
-for seed in $SEEDS; do for group in low mid high; do
-  echo "$PY main_forget.py $COMMON --unlearn original --mem $group --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
-  while read -r method flags; do
-    echo "$PY main_forget.py $COMMON --unlearn $method $flags --mem $group --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
-  done <<< "$GRID_LINES"
-done; done | run_jobs
+{
+  # `original` on every forget set and seed first: each makes that set's retrain reference, which
+  # the other runs on it wait for, so the references are made side by side rather than one by one
+  for seed in $SEEDS; do for group in low mid high; do
+    echo "$PY main_forget.py $COMMON --unlearn original --mem $group --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
+  done; done
+  for seed in $SEEDS; do for group in low mid high; do
+    while read -r method flags; do
+      echo "$PY main_forget.py $COMMON --unlearn $method $flags --mem $group --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
+    done <<< "$GRID_LINES"
+  done; done
+} | run_jobs
 "$PY" scripts/strength_table.py choose --save_dir "$SAVE" --seconds $(( $(date +%s) - START )) --command "$COMMAND" \
     "${WRITE[@]+"${WRITE[@]}"}" || FAILED=1
 exit_if_failed
