@@ -16,7 +16,9 @@ done
 N=${N:-90}
 ensure_original
 ensure_scores
-for seed in $SEEDS; do for group in $MEM_GROUPS; do for method in $(with_baseline "$METHODS"); do
+# method by method, `original` first: its runs make each forget set's retrain reference, which the
+# other runs on that set wait for, so the references are made side by side rather than one by one
+for method in $(with_baseline "$METHODS"); do for seed in $SEEDS; do for group in $MEM_GROUPS; do
   echo "$PY main_forget.py $COMMON --unlearn $method --mem $group --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
 done; done; done | run_jobs
 finish
