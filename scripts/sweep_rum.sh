@@ -22,11 +22,17 @@ N=${N:-90}
 PLAN=${RUM_PLAN:-${RUM_METHODS:+--rum_methods $RUM_METHODS}}
 ensure_original
 ensure_scores
+{
+# `original` on every seed's forget set first: it makes the set's retrain reference, which the
+# variants wait for, so the references are made side by side rather than one by one
 for seed in $SEEDS; do
   echo "$PY main_forget.py $COMMON --unlearn original --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
+done
+for seed in $SEEDS; do
   for method in $METHODS; do for variant in $VARIANTS; do
     echo "$PY main_rum.py $COMMON --variant $variant --unlearn $method --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
   done; done
   [ -z "$PLAN" ] || echo "$PY main_rum.py $COMMON --variant rum $PLAN --mem mix --mem_proxy $PROXY --num_indexes_to_replace $N --seed $seed --skip_existing $EXTRA"
-done | run_jobs
+done
+} | run_jobs
 finish
