@@ -5,7 +5,7 @@
 # <save_dir>/memorization/es_groups.json) and the tables: scripts/es_table.py -> <save_dir>/es_results/
 # (docs/results.md too with --write_docs), and analysis.py / analysis_mia.py. Re-running resumes.
 source "$(dirname "$0")/lib.sh"
-METHODS="FT l1-sparse GA NG SCRUB wfisher RL SalUn"; ES_GROUPS="3 12 14"; ALL_GROUPS=""; WRITE_DOCS=""
+METHODS="FT l1-sparse GA NG SCRUB wfisher RL SalUn bad-teaching"; ES_GROUPS="3 12 14"; ALL_GROUPS=""; WRITE_DOCS=""
 SEEDS="1 2 3 4 5"  # five seeds: a rank correlation over three groups needs them to get an interval at all
 COMMAND="scripts/sweep_es.sh$(printf ' %q' "$@")"  # for the table's header, before the flags are consumed
 parse_common "$@"

@@ -2,7 +2,7 @@
 # Methods × memorization groups × seeds (RUM's --mem experiments), `original` included as the
 # baseline. Re-running resumes: finished runs are skipped. Example (CIFAR-10): scripts/sweep_mem.sh --dataset cifar10 --data ~/data -n 3000
 source "$(dirname "$0")/lib.sh"
-METHODS="FT l1-sparse GA NG SCRUB wfisher RL SalUn"; MEM_GROUPS="low mid high"
+METHODS="FT l1-sparse GA NG SCRUB wfisher RL SalUn bad-teaching"; MEM_GROUPS="low mid high"
 parse_common "$@"
 set -- "${REST[@]+"${REST[@]}"}"
 while [ $# -gt 0 ]; do
