@@ -52,11 +52,14 @@ def full_plan(runs):
         return None, None
     label, lrs, alphas = plans.pop()
     methods = label.split("-", 1)[1].split("+")
-    per_flag = {flag: (text or "default").split(",") for flag, text in (("unlearn_lr", lrs), ("alpha", alphas))}
+    per_flag = {}
+    for flag, text in (("unlearn_lr", lrs), ("alpha", alphas)):
+        values = (text or "default").split(",")
+        per_flag[flag] = values * len(PARTS) if len(values) == 1 else values  # one value: every part's
     parts = []
     for i, (part, method) in enumerate(zip(PARTS, methods)):
-        given = [f"{flag} {values[i if len(values) > 1 else 0]}" for flag, values in per_flag.items()
-                 if values[i if len(values) > 1 else 0] != "default" and method != "none"]
+        given = [f"{flag} {values[i]}" for flag, values in per_flag.items()
+                 if values[i] != "default" and method != "none"]
         parts.append(f"{part}: **{method}**" + (f" ({', '.join(given)})" if given else ""))
     return label, ", ".join(parts)
 

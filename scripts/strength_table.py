@@ -71,7 +71,7 @@ def search_runs(save_dir):
 
 
 def table(runs):
-    """{(method, point): {group: (mean val ToW, mean forget gap, seeds)}}, `original` with point ()."""
+    """{(method, point): {group: (mean val ToW, mean |forget gap|) over seeds}}, `original` with point ()."""
     cells = {}
     for m in runs:
         method = m["method"]
@@ -79,8 +79,8 @@ def table(runs):
         v = aggregate.run_values(m)
         cells.setdefault(key, {}).setdefault(m["forget_set"]["params"]["group"], []).append(
             (v["val_tow"], abs(v["forget_gap"])))
-    return {key: {g: (sum(a for a, _ in vals) / len(vals), sum(b for _, b in vals) / len(vals), len(vals))
-                  for g, vals in groups.items()} for key, groups in cells.items()}
+    return {key: {g: tuple(sum(column) / len(vals) for column in zip(*vals)) for g, vals in groups.items()}
+            for key, groups in cells.items()}
 
 
 def overall(groups):
@@ -94,9 +94,9 @@ def defaults(cells):
     """{method: (point, mean val ToW)}: each method's best point by the rule above."""
     best = {}
     for method in GRID:
-        order = [tuple(p.items()) for p in points(method)]
-        scored = [(overall(cells[(method, p)])[0], -i, p) for i, p in enumerate(order)
-                  if (method, p) in cells and overall(cells[(method, p)])[0] is not None]
+        means = [(overall(cells.get((method, tuple(p.items())), {}))[0], -i, tuple(p.items()))
+                 for i, p in enumerate(points(method))]
+        scored = [m for m in means if m[0] is not None]
         if scored:
             score, _, point = max(scored)
             best[method] = (point, score)
